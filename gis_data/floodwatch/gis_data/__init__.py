@@ -1,0 +1,1 @@
+"""GIS data of floodwatch: the store's models, region definitions and their loaders."""

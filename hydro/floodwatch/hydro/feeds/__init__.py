@@ -1,0 +1,1 @@
+"""Feed adapters: one module per source kind behind the small interface in ``base``."""
