@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from alembic import context
 from geoalchemy2 import alembic_helpers
 
 import floodwatch.gis_data.models  # noqa: F401 - registers the tables
+from alembic import context
 from floodwatch.core.db import make_engine
 from floodwatch.core.settings import StoreSettings
 from floodwatch.gis_data.models import Base
@@ -25,7 +25,9 @@ _FOREIGN_PREFIXES = (
 )
 
 
-def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
     if type_ == "table" and name and (name.startswith(_FOREIGN_PREFIXES) or name == "KNN2"):
         return False
     if type_ == "table" and name in {"topology", "layer"}:  # postgis_topology, if installed

@@ -1,4 +1,4 @@
-"""foundation: regions, areas, rivers, stations, readings
+"""foundation: regions, areas (any hierarchy), rivers, stations, readings
 
 Revision ID: 0001
 Revises: 
@@ -7,9 +7,9 @@ Create Date: 2026-11-30
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import geoalchemy2
-from alembic import op
 from geoalchemy2 import Geometry
+
+from alembic import op
 
 revision: str = '0001'
 down_revision: str | None = None
@@ -23,6 +23,7 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=64), nullable=False),
     sa.Column('title', sa.String(length=200), nullable=False),
     sa.Column('metric_crs', sa.String(length=32), nullable=False),
+    sa.Column('definition', sa.String(length=500), nullable=True),
     sa.Column('timezone', sa.String(length=64), nullable=False),
     sa.Column('source_hash', sa.String(length=64), nullable=False),
     sa.Column('loaded_at', sa.DateTime(timezone=True), nullable=False),
@@ -58,6 +59,7 @@ def upgrade() -> None:
     op.create_geospatial_table('rivers',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('region', sa.String(length=64), nullable=False),
+    sa.Column('code', sa.String(length=200), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('name_ascii', sa.String(length=200), nullable=False),
     sa.Column('rank', sa.Integer(), nullable=True),
@@ -67,7 +69,7 @@ def upgrade() -> None:
     sa.Column('loaded_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['region'], ['regions.name'], name=op.f('fk_rivers_region_regions'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_rivers')),
-    sa.UniqueConstraint('region', 'name', name=op.f('uq_rivers_region_name'))
+    sa.UniqueConstraint('region', 'code', name=op.f('uq_rivers_region_code'))
     )
     with op.batch_alter_table('rivers', schema=None) as batch_op:
         batch_op.create_geospatial_index('idx_rivers_geom', ['geom'], unique=False, postgresql_using='gist', postgresql_ops={})

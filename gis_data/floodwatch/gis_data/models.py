@@ -45,6 +45,7 @@ class Region(Base):
     name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     title: Mapped[str] = mapped_column(sa.String(200))
     metric_crs: Mapped[str] = mapped_column(sa.String(32))
+    definition: Mapped[str | None] = mapped_column(sa.String(500))  # where it was loaded from
     timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC")
     source_hash: Mapped[str] = mapped_column(sa.String(64))
     loaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -82,10 +83,11 @@ class Area(Base):
 
 class River(Base):
     __tablename__ = "rivers"
-    __table_args__ = (sa.UniqueConstraint("region", "name"),)
+    __table_args__ = (sa.UniqueConstraint("region", "code"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     region: Mapped[str] = mapped_column(sa.ForeignKey("regions.name", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(sa.String(200))  # ASCII slug of the name, unique per region
     name: Mapped[str] = mapped_column(sa.String(200))
     name_ascii: Mapped[str] = mapped_column(sa.String(200))
     rank: Mapped[int | None]

@@ -1,0 +1,97 @@
+"""Entry point of the ``floodwatch`` command. Errors become one line and an exit code here."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from floodwatch.cli import db, region
+from floodwatch.cli.context import CliContext
+from floodwatch.core.errors import (
+    ConfigError,
+    FloodwatchError,
+    InputError,
+    NotFoundError,
+    StoreUnavailableError,
+)
+
+#: The one table from domain errors to exit codes.
+EXIT_CODES: dict[type[BaseException], int] = {
+    InputError: 2,
+    ConfigError: 3,
+    NotFoundError: 4,
+    StoreUnavailableError: 5,
+    FloodwatchError: 1,
+}
+
+app = typer.Typer(
+    name="floodwatch",
+    help="Flood early warning: gauges and rainfall → ward alerts, a public map and CAP feeds.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+#: Sub-command groups: an explicit registry, not import side effects.
+GROUPS: list[tuple[str, typer.Typer]] = [("db", db.app), ("region", region.app)]
+for _name, _group in GROUPS:
+    app.add_typer(_group, name=_name)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    debug: Annotated[bool, typer.Option("--debug", help="show tracebacks and debug logs")] = False,
+) -> None:
+    logging.basicConfig(level=logging.DEBUG if debug else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not debug:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    ctx.obj = CliContext(debug=debug)
+
+
+def _exit_code(exc: BaseException) -> int:
+    for kind, code in EXIT_CODES.items():
+        if isinstance(exc, kind):
+            return code
+    return 1
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (``floodwatch`` calls sys.exit with it)."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        app(args=args, prog_name="floodwatch", standalone_mode=False)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        return 130
+    except (FloodwatchError, ValidationError) as exc:
+        if debug:
+            traceback.print_exc()
+        message = str(exc).splitlines()[0] if isinstance(exc, ValidationError) else str(exc)
+        typer.echo(f"error: {message}", err=True)
+        return _exit_code(exc)
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        if debug:
+            raise
+        typer.echo(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for the "
+                   "traceback)", err=True)
+        return 1
+    return 0
+
+
+def main() -> None:
+    sys.exit(run())
