@@ -35,8 +35,8 @@ python_bin() {
   log "floodwatch needs Python 3.11 or newer"; return 1
 }
 
-setup_venv() {  # setup_venv EXTRAS : the venv with floodwatch installed (editable) and pinned deps
-  local extras="$1" py stamp want
+setup_venv() {  # setup_venv [EXTRAS] : the venv with floodwatch installed (editable) and pinned deps
+  local extras="${1:-}" py stamp want
   apt_install libsqlite3-mod-spatialite
   py="$(python_bin)"
   if [ ! -x "$VENV/bin/python" ]; then
@@ -47,7 +47,7 @@ setup_venv() {  # setup_venv EXTRAS : the venv with floodwatch installed (editab
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     log "installing floodwatch and its dependencies into $VENV"
     "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q -c "$ROOT/constraints.txt" -e "$ROOT[$extras]"
+    "$VENV/bin/python" -m pip install -q -c "$ROOT/constraints.txt" -e "$ROOT${extras:+[$extras]}"
     echo "$want" > "$stamp"
   fi
   export PATH="$VENV/bin:$PATH"

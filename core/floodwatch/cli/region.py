@@ -113,7 +113,8 @@ def show(
         return
     console = Console(highlight=False)
     console.print(f"[bold]{info['title']}[/bold] ({info['region']}), metric CRS "
-                  f"{info['metric_crs']}, loaded {info['loaded_at']}")
+                  f"{info['metric_crs']}")
+    console.print(f"loaded {info['loaded_at']} from {info['definition']}")
     console.print("areas: " + ", ".join(f"{n} {lvl}" for lvl, n in info["areas"].items()))
     console.print("stations: " + ", ".join(f"{n} {k}" for k, n in info["stations"].items())
                   + f"; rivers: {info['rivers']}")
