@@ -7,11 +7,10 @@ from typing import Any
 
 from geoalchemy2 import alembic_helpers
 
-import floodwatch.gis_data.models  # noqa: F401 - registers the tables
 from alembic import context
-from floodwatch.core.db import make_engine
+from floodwatch.core.db import UTCDateTime, make_engine
+from floodwatch.core.migrate import metadata
 from floodwatch.core.settings import StoreSettings
-from floodwatch.gis_data.models import Base
 
 # Tables that belong to others: SpatiaLite's own metadata, spatial-index shadow tables and
 # APScheduler's job store.
@@ -35,16 +34,24 @@ def include_object(
     return bool(alembic_helpers.include_object(obj, name, type_, reflected, compare_to))
 
 
+def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+    """Migrations spell floodwatch's UTC column type as plain timestamptz."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    rendered: str | bool = alembic_helpers.render_item(type_, obj, autogen_context)
+    return rendered
+
+
 def run_migrations() -> None:
     config = context.config
     engine = config.attributes.get("engine") or make_engine(StoreSettings().url)
     with engine.connect() as connection:
         context.configure(
             connection=connection,
-            target_metadata=Base.metadata,
+            target_metadata=metadata(),
             include_object=include_object,
             process_revision_directives=alembic_helpers.writer,
-            render_item=alembic_helpers.render_item,
+            render_item=render_item,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
         )

@@ -80,3 +80,92 @@ def engine(empty_engine: Engine) -> Engine:
     """A store migrated to head, on each backend."""
     migrate.upgrade(empty_engine)
     return empty_engine
+
+
+# -- a real HTTP server on loopback, scripted per path ----------------------------------------
+
+import contextlib  # noqa: E402
+import threading  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E402
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    delay_s: float = 0.0
+    truncate: bool = False  # announce the full length, send half, close
+    etag: str | None = None  # answer 304 when the request carries this ETag
+
+
+class LoopbackServer:
+    """Each path answers with its replies in turn; the last reply repeats."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, list[Reply]] = {}
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                path = self.path
+                server.requests.append((path, dict(self.headers.items())))
+                replies = server.routes.get(path.split("?")[0]) or [Reply(404, b"not found")]
+                reply = replies.pop(0) if len(replies) > 1 else replies[0]
+                if reply.delay_s:
+                    import time
+
+                    time.sleep(reply.delay_s)
+                if reply.etag and self.headers.get("If-None-Match") == reply.etag:
+                    self.send_response(304)
+                    self.send_header("ETag", reply.etag)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(reply.status)
+                for key, value in reply.headers.items():
+                    self.send_header(key, value)
+                if reply.etag:
+                    self.send_header("ETag", reply.etag)
+                self.send_header("Content-Length", str(len(reply.body)))
+                if reply.truncate:
+                    self.send_header("Connection", "close")
+                self.end_headers()
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(reply.body[: len(reply.body) // 2] if reply.truncate
+                                     else reply.body)
+                if reply.truncate:
+                    self.close_connection = True
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever,
+                                       kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host!s}:{port}{path}"
+
+    def route(self, path: str, *replies: Reply) -> str:
+        self.routes[path] = list(replies)
+        return self.url(path)
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def http_server() -> Iterator[LoopbackServer]:
+    server = LoopbackServer()
+    yield server
+    server.close()
+LoopbackServer.Reply = Reply  # type: ignore[attr-defined]

@@ -6,9 +6,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from floodwatch.core import migrate
-from floodwatch.gis_data.models import Base
 
-OUR_TABLES = set(Base.metadata.tables)
+OUR_TABLES = set(migrate.metadata().tables)
 
 
 def _our_tables(engine: Engine) -> set[str]:

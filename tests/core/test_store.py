@@ -75,3 +75,23 @@ def test_spatial_query_works_on_both_backends(engine: Engine) -> None:
                         "POLYGON((107 16, 108 16, 108 17, 107 17, 107 16))", 4326)))
         ).all()
         assert near == ["S1"]
+
+
+def test_spatialite_does_not_break_the_bundled_geo_libraries(tmp_path) -> None:
+    """Loading SpatiaLite (RTLD_GLOBAL) must not make rasterio bind to the system PROJ and
+    crash: run in a fresh interpreter, since the failure is a segfault."""
+    import subprocess
+    import sys
+
+    script = (
+        "from floodwatch.core.db import make_engine\n"
+        f"e = make_engine('sqlite:///{tmp_path / 'x.sqlite'}')\n"
+        "e.connect().close()\n"
+        "import rasterio.crs, rasterio.warp\n"
+        "print(rasterio.crs.CRS.from_user_input('EPSG:32648').to_epsg(),\n"
+        "      round(rasterio.warp.transform('EPSG:4326', 'EPSG:32648', [107.5], [16.4])[0][0]))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["32648", "767012"]

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from floodwatch.cli import db, region
+from floodwatch.cli import db, feeds, region
 from floodwatch.cli.context import CliContext
 from floodwatch.core.errors import (
     ConfigError,
@@ -19,10 +19,12 @@ from floodwatch.core.errors import (
     NotFoundError,
     StoreUnavailableError,
 )
+from floodwatch.hydro.transport import FeedError
 
 #: The one table from domain errors to exit codes.
 EXIT_CODES: dict[type[BaseException], int] = {
     InputError: 2,
+    FeedError: 6,
     ConfigError: 3,
     NotFoundError: 4,
     StoreUnavailableError: 5,
@@ -38,9 +40,15 @@ app = typer.Typer(
 )
 
 #: Sub-command groups: an explicit registry, not import side effects.
-GROUPS: list[tuple[str, typer.Typer]] = [("db", db.app), ("region", region.app)]
+GROUPS: list[tuple[str, typer.Typer]] = [
+    ("db", db.app),
+    ("region", region.app),
+    ("feeds", feeds.app),
+    ("replay", feeds.replay_app),
+]
 for _name, _group in GROUPS:
     app.add_typer(_group, name=_name)
+app.command("schedule")(feeds.schedule)
 
 
 @app.callback()

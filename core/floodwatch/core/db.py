@@ -50,8 +50,25 @@ def masked(url: str) -> str:
         return "<malformed database URL>"
 
 
+def _bind_bundled_geo_libraries() -> None:
+    """Load the GEOS/PROJ/GDAL copies bundled in the shapely, pyproj, pyogrio and rasterio
+    wheels before SpatiaLite.
+
+    SQLite loads extensions with ``RTLD_GLOBAL``, so mod_spatialite puts the system's libproj
+    and libgeos symbols in the global scope; a wheel's library loaded after that binds to them
+    instead of its own copy and crashes (seen: rasterio's CRS segfaults). Python loads extension
+    modules with ``RTLD_NOW``, so importing these first binds every symbol to the right copy.
+    """
+    import pyogrio  # noqa: F401
+    import pyproj  # noqa: F401
+    import rasterio  # noqa: F401
+    import shapely  # noqa: F401
+
+
 def _sqlite_engine(url: sa.URL, echo: bool) -> Engine:
     from geoalchemy2.admin.dialects.sqlite import load_spatialite
+
+    _bind_bundled_geo_libraries()
 
     try:
         import pysqlite3.dbapi2 as dbapi  # type: ignore[import-not-found]

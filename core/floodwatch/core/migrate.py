@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 from alembic.config import Config
+from sqlalchemy import MetaData
 from sqlalchemy.engine import Engine
 
 from alembic import command
 from floodwatch.core.db import check_reachable
+
+#: The modules that define the store's tables, all on one metadata (an explicit registry).
+MODEL_MODULES = (
+    "floodwatch.gis_data.models",
+    "floodwatch.hydro.models",
+)
+
+
+def metadata() -> MetaData:
+    """The metadata of every floodwatch table."""
+    modules = [importlib.import_module(name) for name in MODEL_MODULES]
+    base_metadata: MetaData = modules[0].Base.metadata
+    return base_metadata
 
 
 def script_location() -> Path:

@@ -66,6 +66,12 @@ class StationLayer(_Layer):
     source_field: str | None = None
 
 
+class SeriesFile(_Layer):
+    """A recorded series shipped with a region, and the column mapping that reads it."""
+
+    mapping: str  # a mapping shipped with floodwatch (by name) or a TOML path
+
+
 class RegionDefinition(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -77,12 +83,22 @@ class RegionDefinition(BaseModel):
     areas: tuple[AreaLayer, ...] = ()
     rivers: RiverLayer | None = None
     stations: StationLayer | None = None
-    series: dict[str, dict[str, Path]] = Field(default_factory=dict)
+    series: dict[str, tuple[SeriesFile, ...]] = Field(default_factory=dict)
     root: Path = Path(".")  # the folder relative paths are resolved against
     origin: str = ""  # where the definition came from, for `region show`
 
     def path(self, relative: Path) -> Path:
         return relative if relative.is_absolute() else self.root / relative
+
+
+def find_series(name: str) -> tuple[RegionDefinition, tuple[SeriesFile, ...]]:
+    """A recorded series of a bundled region, by its name (e.g. ``hue-2025-11``)."""
+    for region in bundled_regions():
+        definition = load_definition(region)
+        if name in definition.series:
+            return definition, definition.series[name]
+    known = [s for r in bundled_regions() for s in load_definition(r).series]
+    raise NotFoundError(f"no recorded series {name!r} (known: {', '.join(known) or 'none'})")
 
 
 def bundled_regions() -> list[str]:

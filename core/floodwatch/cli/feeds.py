@@ -1,0 +1,172 @@
+"""``floodwatch feeds …``, ``floodwatch replay …`` and ``floodwatch schedule``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from floodwatch.cli.context import ctx_of
+from floodwatch.cli.progress import progress
+from floodwatch.core.db import check_reachable
+from floodwatch.core.errors import InputError
+from floodwatch.core.timeutil import utcnow
+
+app = typer.Typer(help="Read, pull and watch the health of gauge and rainfall feeds.",
+                  no_args_is_help=True)
+replay_app = typer.Typer(help="Recorded series: load them, or play them as if live.",
+                         no_args_is_help=True)
+
+
+@app.command()
+def parse(
+    file: Annotated[Path, typer.Argument(help="a saved response of the feed")],
+    kind: Annotated[str, typer.Option(help="usgs-nwis, waterml2, usgs-waterdata, ea, "
+                                           "sensorthings, csv, json")],
+    mapping: Annotated[str | None, typer.Option(
+        help="csv/json: a column mapping (TOML path or shipped name)")] = None,
+    output: Annotated[str, typer.Option("--format", help="csv or json")] = "csv",
+) -> None:
+    """Print the normalised readings of a saved feed response."""
+    from floodwatch.hydro.feeds import registry, tabular
+
+    if output not in ("csv", "json"):
+        raise InputError(f"--format must be csv or json, not {output!r}")
+    parser = registry.parser(kind, mapping)
+    try:
+        payload = file.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{file}: cannot read it ({exc.strerror})") from exc
+    observations = parser(payload)
+    if output == "csv":
+        sys.stdout.write(tabular.to_csv(observations))
+        return
+    rows = [{"station": o.station, "parameter": str(o.parameter),
+             "observed_at": o.observed_at.isoformat().replace("+00:00", "Z"), "value": o.value,
+             "unit": o.unit, "flags": sorted(o.flags), "source": o.source}
+            for o in observations]
+    typer.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+
+
+@app.command()
+def pull(ctx: typer.Context, name: Annotated[str | None, typer.Argument(
+        help="one feed (default: every enabled feed)")] = None) -> None:
+    """Pull the configured feeds once."""
+    from floodwatch.hydro.pull import pull_all, pull_feed
+    from floodwatch.hydro.settings import HydroSettings
+
+    c = ctx_of(ctx)
+    settings = HydroSettings()
+    check_reachable(c.engine)
+    if name:
+        results = [pull_feed(c.engine, settings.feed(name))]
+    else:
+        if not settings.feeds:
+            raise InputError("no feeds configured: add [[hydro.feeds]] to the file named by "
+                             "FLOODWATCH_CONFIG (see the README)")
+        results = pull_all(c.engine, settings.feeds)
+    for r in results:
+        if r.ok:
+            extra = " (not modified)" if r.not_modified else ""
+            typer.echo(f"{r.feed}: {r.fetched} readings, {r.added} new or changed, "
+                       f"{r.flagged} flagged{extra}")
+        else:
+            typer.echo(f"{r.feed}: FAILED: {r.error}")
+    if not all(r.ok for r in results):
+        raise typer.Exit(6)
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Feed health: last attempt and success, newest reading, readings added, last error."""
+    from floodwatch.hydro.health import feed_health
+    from floodwatch.hydro.settings import HydroSettings
+
+    c = ctx_of(ctx)
+    rows = feed_health(c.engine, HydroSettings().feeds, now=utcnow())
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=1, default=str))
+        return
+    if not rows:
+        typer.echo("no feeds configured or recorded yet")
+        return
+    table = Table("feed", "kind", "state", "last attempt", "last success", "newest reading",
+                  "added", "total", "last error")
+    for r in rows:
+        table.add_row(r["name"], r["kind"], r["state"], _t(r["last_attempt_at"]),
+                      _t(r["last_success_at"]), _t(r["newest_reading_at"]),
+                      str(r["readings_added"]), str(r["readings_total"]),
+                      (r["last_error"] or "")[:80])
+    Console(highlight=False, width=200).print(table)
+
+
+def _t(value: object) -> str:
+    return "" if value is None else str(value)[:16].replace("T", " ")
+
+
+@replay_app.command("load")
+def replay_load(ctx: typer.Context, name: Annotated[str, typer.Argument(
+        help="a recorded series, e.g. hue-2025-11")]) -> None:
+    """Load a recorded series at its real times (idempotent; an interrupted load resumes)."""
+    from floodwatch.hydro.backfill import load_series
+
+    c = ctx_of(ctx)
+    check_reachable(c.engine)
+    try:
+        with progress(f"loading {name}") as report:
+            result = load_series(c.engine, name, progress=report)
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted: what was stored stays; run `floodwatch replay load {name}` "
+                   "again to resume", err=True)
+        raise typer.Exit(130) from None
+    typer.echo(f"{name}: {result.parsed} readings, {result.added} new or changed, "
+               f"{result.flagged} flagged by QC")
+
+
+@replay_app.command("play")
+def replay_play(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="a recorded series, e.g. hue-2025-11")],
+    speed: Annotated[float, typer.Option(help="how many recorded seconds per real second")
+                     ] = 60.0,
+    tick_s: Annotated[float, typer.Option(help="how often to store what is due")] = 1.0,
+) -> None:
+    """Play a recorded series as if live, shifted to now (for demos and drills)."""
+    from floodwatch.hydro.live_replay import play
+
+    if speed <= 0 or tick_s <= 0:
+        raise InputError("--speed and --tick-s must be positive")
+    c = ctx_of(ctx)
+    check_reachable(c.engine)
+    try:
+        stored = play(c.engine, name, speed=speed, tick_s=tick_s,
+                      report=lambda done, total: typer.echo(f"{done}/{total} readings played"))
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    typer.echo(f"{name}: played {stored} readings")
+
+
+def schedule(ctx: typer.Context) -> None:
+    """Run the feeds on their cadence until SIGTERM (one leader across processes)."""
+    from floodwatch.hydro.jobs import scheduler_jobs
+    from floodwatch.hydro.scheduler import leader_lock, run
+    from floodwatch.hydro.settings import HydroSettings
+
+    c = ctx_of(ctx)
+    check_reachable(c.engine)
+    settings = HydroSettings()
+    jobs = scheduler_jobs(c.engine, settings)
+    if not jobs:
+        raise InputError("nothing to schedule: configure [[hydro.feeds]] (see the README)")
+    run(jobs, leader_lock(c.engine), misfire_grace_s=settings.misfire_grace_s,
+        standby_poll_s=settings.standby_poll_s)
+
+
