@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -31,13 +32,29 @@ def parse(
     mapping: Annotated[str | None, typer.Option(
         help="csv/json: a column mapping (TOML path or shipped name)")] = None,
     output: Annotated[str, typer.Option("--format", help="csv or json")] = "csv",
+    station: Annotated[str | None, typer.Option(
+        help="sensorthings: the station of a bare Observations page")] = None,
+    parameter: Annotated[str | None, typer.Option(
+        help="sensorthings: its parameter (water_level, discharge, rainfall …)")] = None,
+    unit: Annotated[str | None, typer.Option(help="sensorthings: its unit, e.g. ft, m")] = None,
 ) -> None:
     """Print the normalised readings of a saved feed response."""
-    from floodwatch.hydro.feeds import registry, tabular
+    from floodwatch.hydro.feeds import registry, sensorthings, tabular
+    from floodwatch.hydro.feeds.base import Parameter
 
     if output not in ("csv", "json"):
         raise InputError(f"--format must be csv or json, not {output!r}")
     parser = registry.parser(kind, mapping)
+    if station or parameter or unit:
+        if kind != "sensorthings":
+            raise InputError("--station, --parameter and --unit are for --kind sensorthings")
+        if parameter not in (None, *Parameter):
+            raise InputError(f"unknown parameter {parameter!r} "
+                             f"(parameters: {', '.join(Parameter)})")
+
+        def parser(payload: bytes) -> list:  # type: ignore[misc,type-arg]
+            return sensorthings.parse(payload, station=station, unit=unit,
+                                      parameter=Parameter(parameter) if parameter else None)
     try:
         payload = file.read_bytes()
     except OSError as exc:
@@ -110,6 +127,45 @@ def status(
 
 def _t(value: object) -> str:
     return "" if value is None else str(value)[:16].replace("T", " ")
+
+
+def _instant(text: str, option: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"{option}: {text!r} is not an ISO 8601 date or time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@app.command()
+def backfill(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="a configured feed")],
+    since: Annotated[str, typer.Option(help="start, ISO 8601 (UTC unless it has an offset)")],
+    until: Annotated[str | None, typer.Option(help="end (default: now)")] = None,
+    window_hours: Annotated[float, typer.Option(help="hours per request")] = 24.0,
+) -> None:
+    """Pull a past period window by window; interrupted, it resumes where it stopped."""
+    from floodwatch.hydro.backfill import backfill_feed
+    from floodwatch.hydro.settings import HydroSettings
+
+    if window_hours <= 0:
+        raise InputError("--window-hours must be positive")
+    c = ctx_of(ctx)
+    check_reachable(c.engine)
+    feed = HydroSettings().feed(name)
+    start = _instant(since, "--since")
+    end = _instant(until, "--until") if until else utcnow()
+    try:
+        with progress(f"backfilling {name}") as report:
+            result = backfill_feed(c.engine, feed, since=start, until=end,
+                                   step=timedelta(hours=window_hours), progress=report)
+    except KeyboardInterrupt:
+        typer.echo("interrupted: finished windows are stored; run the same command again to "
+                   "resume", err=True)
+        raise typer.Exit(130) from None
+    typer.echo(f"{name}: {result.parsed} readings, {result.added} new or changed, "
+               f"{result.flagged} flagged by QC")
 
 
 @replay_app.command("load")

@@ -48,7 +48,7 @@ def transport_options(feed: FeedConfig, **overrides: Any) -> TransportOptions:
     return TransportOptions(**options)
 
 
-def _status(session: Session, feed: FeedConfig) -> FeedStatus:
+def feed_status_row(session: Session, feed: FeedConfig) -> FeedStatus:
     status = session.get(FeedStatus, feed.name)
     if status is None:
         status = FeedStatus(name=feed.name, kind=feed.kind, readings_added=0, readings_total=0,
@@ -57,14 +57,28 @@ def _status(session: Session, feed: FeedConfig) -> FeedStatus:
     return status
 
 
-def _fetch(client: FeedClient, feed: FeedConfig, validators: Validators
-           ) -> tuple[list[bytes], Validators, bool]:
+def fetch_bodies(client: FeedClient, feed: FeedConfig, validators: Validators,
+           params: dict[str, str] | None = None) -> tuple[list[bytes], Validators, bool]:
     spec = registry.spec(feed.kind)
     if spec.next_link is not None:
-        pages = client.fetch_pages(feed.url, spec.next_link, feed.max_pages)
+        pages = client.fetch_pages(feed.url, spec.next_link, feed.max_pages, params=params)
         return [p.body for p in pages], validators, False
-    result = client.fetch(feed.url, validators=validators)
+    result = client.fetch(feed.url, validators=validators, params=params)
     return ([] if result.not_modified else [result.body]), result.validators, result.not_modified
+
+
+def parse_bodies(feed: FeedConfig, bodies: Sequence[bytes]
+                 ) -> tuple[list[Observation], dict[str, Any]]:
+    """Observations and what the source says about its stations, from fetched bodies."""
+    parse = registry.parser(feed.kind, feed.mapping)
+    spec = registry.spec(feed.kind)
+    observations: list[Observation] = []
+    known: dict[str, Any] = {}
+    for body in bodies:
+        observations.extend(parse(body))
+        if spec.stations is not None:
+            known.update({s.code: s for s in spec.stations(body)})
+    return observations, known
 
 
 def ingest(
@@ -90,22 +104,15 @@ def pull_feed(
     started = now()
     make_client = client_factory or (lambda f: FeedClient(transport_options(f), name=f.name))
     with transaction(engine) as session:
-        state = dict(_status(session, feed).state or {})
+        state = dict(feed_status_row(session, feed).state or {})
     validators = Validators(**state.get("validators", {}).get(feed.url, {}))
     try:
         with make_client(feed) as client:
-            bodies, validators, not_modified = _fetch(client, feed, validators)
-        parse = registry.parser(feed.kind, feed.mapping)
-        spec = registry.spec(feed.kind)
-        observations: list[Observation] = []
-        known: dict[str, Any] = {}
-        for body in bodies:
-            observations.extend(parse(body))
-            if spec.stations is not None:
-                known.update({s.code: s for s in spec.stations(body)})
+            bodies, validators, not_modified = fetch_bodies(client, feed, validators)
+        observations, known = parse_bodies(feed, bodies)
         with transaction(engine) as session:
             added, flagged = ingest(session, observations, now=started, rules=rules, known=known)
-            status = _status(session, feed)
+            status = feed_status_row(session, feed)
             status.last_attempt_at = started
             status.last_success_at = started
             status.readings_added = added
@@ -130,7 +137,7 @@ def pull_feed(
         else:
             log.exception("feed %s failed unexpectedly", feed.name)
         with transaction(engine) as session:
-            status = _status(session, feed)
+            status = feed_status_row(session, feed)
             status.last_attempt_at = started
             status.last_error = message[:2000]
             status.consecutive_failures = (status.consecutive_failures or 0) + 1

@@ -21,8 +21,8 @@ from floodwatch.gis_data.models import Reading, Station, StationKind
 from floodwatch.gis_data.names import ascii_name
 from floodwatch.hydro.feeds.base import Observation, Parameter, StationInfo
 
-READINGS = Reading.__table__
-STATIONS = Station.__table__
+READINGS: sa.Table = Reading.__table__  # type: ignore[assignment]
+STATIONS: sa.Table = Station.__table__  # type: ignore[assignment]
 _KIND_BY_PARAMETER = {
     Parameter.RAINFALL: StationKind.RAIN_GAUGE,
     Parameter.RESERVOIR_LEVEL: StationKind.RESERVOIR,
