@@ -138,3 +138,10 @@ def test_unknown_stations_are_registered_from_the_source(engine: Engine, http_se
     with engine.connect() as conn:
         codes = conn.execute(sa.text("SELECT code, kind FROM stations")).all()
     assert codes == [("690140", "river_gauge")]
+
+
+def test_station_filter(engine: Engine, http_server) -> None:
+    R = http_server.Reply
+    url = http_server.route("/readings", R(body=EA_READINGS))
+    assert _pull(engine, _feed(url, stations=("nope",))).fetched == 0
+    assert _pull(engine, _feed(url, stations=("690140",))).fetched == 50

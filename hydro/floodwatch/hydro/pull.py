@@ -78,6 +78,9 @@ def parse_bodies(feed: FeedConfig, bodies: Sequence[bytes]
         observations.extend(parse(body))
         if spec.stations is not None:
             known.update({s.code: s for s in spec.stations(body)})
+    if feed.stations:
+        wanted = set(feed.stations)
+        observations = [o for o in observations if o.station in wanted]
     return observations, known
 
 

@@ -32,6 +32,7 @@ class FeedConfig(BaseModel):
     kind: FeedKind
     url: str
     cadence_s: float = Field(900.0, gt=0)  # how often to pull, and the expected data cadence
+    stations: tuple[str, ...] = ()  # keep only these station codes (empty: all the feed gives)
     mapping: Path | None = None  # csv/json: the column mapping (TOML)
     auth_env: str | None = None
     auth_header: str = "Authorization"
