@@ -16,6 +16,7 @@ from floodwatch.core.db import check_reachable
 MODEL_MODULES = (
     "floodwatch.gis_data.models",
     "floodwatch.hydro.models",
+    "floodwatch.warnings.tables",
 )
 
 

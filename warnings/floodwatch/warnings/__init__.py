@@ -1,0 +1,1 @@
+"""Warnings of floodwatch: alert rules, lifecycle, subscriptions, channels and CAP."""
