@@ -7,7 +7,7 @@ Create Date: ${create_date}
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import geoalchemy2
+
 from alembic import op
 ${imports if imports else ""}
 

@@ -7,9 +7,9 @@ Create Date: 2026-12-01
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import geoalchemy2
-from alembic import op
 from geoalchemy2 import Geometry
+
+from alembic import op
 
 revision: str = '0003'
 down_revision: str | None = '0002'
