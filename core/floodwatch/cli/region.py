@@ -126,3 +126,35 @@ def show(
                           f"{r['population']:,}" if r["population"] is not None else "",
                           str(r["population_year"] or ""), f"{r['area_km2']:.1f}")
         console.print(table)
+
+
+@app.command("fetch-dem")
+def fetch_dem_command(
+    ctx: typer.Context,
+    region: Annotated[str, typer.Argument(help="a bundled region or a region.toml path")],
+    out: Annotated[Path | None, Opt(help="output GeoTIFF (default: <data dir>/terrain/"
+                                          "<region>_copdem_glo30.tif)")] = None,
+    resolution_m: Annotated[float, Opt(help="output resolution in the metric CRS")] = 30.0,
+    base_url: Annotated[str | None, Opt(help="the Copernicus DEM bucket (or a mirror)")] = None,
+) -> None:
+    """Download the Copernicus GLO-30 tiles covering a region, mosaic, clip and reproject them."""
+    from floodwatch.gis_data import dem
+    from floodwatch.gis_data.vectors import read_layer
+
+    c = ctx_of(ctx)
+    definition = load_definition(region)
+    if not definition.areas:
+        raise InputError(f"region {definition.name} has no areas to take the extent from")
+    frames = [read_layer(definition.path(a.file), crs=a.crs) for a in definition.areas]
+    margin = 0.02
+    bounds = (min(f.total_bounds[0] for f in frames) - margin,
+              min(f.total_bounds[1] for f in frames) - margin,
+              max(f.total_bounds[2] for f in frames) + margin,
+              max(f.total_bounds[3] for f in frames) + margin)
+    target = out or c.store.data_dir / "terrain" / f"{definition.name}_copdem_glo30.tif"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    info = dem.fetch_dem(bounds, target, base_url=base_url or dem.COPERNICUS_BASE_URL,
+                         target_crs=definition.metric_crs, resolution_m=resolution_m)
+    typer.echo(f"{target}: {len(info.tiles_used)} tiles ({len(info.tiles_missing)} sea tiles "
+               f"missing), {info.crs}, {info.resolution} m")
+    typer.echo(f"attribution: {info.attribution}")
