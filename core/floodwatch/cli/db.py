@@ -6,7 +6,7 @@ import typer
 
 from floodwatch.cli.context import ctx_of
 from floodwatch.core import migrate
-from floodwatch.core.db import masked
+from floodwatch.core.db import check_reachable, masked
 
 app = typer.Typer(help="Create and migrate the store's schema.", no_args_is_help=True)
 
@@ -32,8 +32,5 @@ def downgrade(ctx: typer.Context, revision: str = typer.Argument(
 def current(ctx: typer.Context) -> None:
     """Print the store's revision."""
     c = ctx_of(ctx)
-    migrate.upgrade  # noqa: B018 - keeps the import obvious for readers
-    from floodwatch.core.db import check_reachable
-
     check_reachable(c.engine)
     typer.echo(migrate.current(c.engine) or "base")

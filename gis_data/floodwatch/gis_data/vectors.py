@@ -8,7 +8,6 @@ refused with a clear message where it is not. Everything comes out in EPSG:4326.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import geopandas as gpd
 import shapely
@@ -63,10 +62,6 @@ def require_fields(gdf: gpd.GeoDataFrame, path: Path, *fields: str | None) -> No
     if missing:
         have = ", ".join(c for c in gdf.columns if c != "geometry")
         raise InputError(f"{path}: no field {', '.join(map(repr, missing))} (fields: {have})")
-
-
-def _describe(path: Path, ident: Any) -> str:
-    return f"{path}: feature {ident}"
 
 
 def polygonal(geom: BaseGeometry | None, *, metric_crs: CRS, where: str) -> MultiPolygon:

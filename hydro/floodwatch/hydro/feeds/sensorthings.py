@@ -46,7 +46,6 @@ Decisions a caller must know:
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -54,7 +53,7 @@ from typing import Any
 
 from floodwatch.core.errors import InputError
 from floodwatch.hydro.feeds.base import SI_UNIT, Flag, Observation, Parameter
-from floodwatch.hydro.feeds.usgs_nwis import USGS_PARAMETERS, station_code_from_id
+from floodwatch.hydro.feeds.usgs_nwis import USGS_PARAMETERS, number, station_code_from_id
 
 SOURCE = "sensorthings"
 
@@ -372,17 +371,7 @@ def _observations(
 
 
 def _result(raw: Any, where: str) -> float | None:
-    if raw is None:
-        return None
-    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
-        raise InputError(f"{where}: {raw!r} is not a number")
-    try:
-        value = float(raw)
-    except ValueError:
-        raise InputError(f"{where}: {raw!r} is not a number") from None
-    if not math.isfinite(value):
-        raise InputError(f"{where}: {raw!r} is not a finite number")
-    return value
+    return None if raw is None else number(raw, where)
 
 
 def _observed_at(item: dict[str, Any], where: str) -> datetime:
