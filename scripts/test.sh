@@ -5,6 +5,7 @@
 # Extra arguments go to pytest.
 source "$(dirname "$0")/setup.sh"
 setup_venv test
+apt_install chromium  # the browser tests drive the system Chromium through Playwright
 cd "$ROOT"
 
 as_postgres() {
