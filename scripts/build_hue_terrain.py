@@ -58,7 +58,7 @@ class TerrainParams:
     margin_m: float = 2_000.0  # around the region's bounding box
     water_level_m: float = 0.0  # sea and lagoon surface (mean sea level)
     shore_elevation_m: float = 1.0  # land at the shore of the sea or a lagoon
-    plain_top_m: float = 10.0  # what the plain tends to far inland
+    plain_top_m: float = 6.0  # what the plain tends to far inland
     plain_scale_m: float = 12_000.0  # e-folding distance of the plain's rise from the shore
     hill_onset_m: float = 100.0  # smoothed ETOPO5 below this is plain, not hill …
     hill_full_m: float = 300.0  # … above this it is taken as it is
@@ -334,8 +334,9 @@ the same array, checked by `tests/gis_data/test_terrain.py`). Do not edit by han
    mean sea level; no bathymetry). South of 16.0° N, where the land file is clipped, land is
    where ETOPO5 is above 0 m.
 2. **Plain.** Land rises with the distance *d* from the nearest sea or lagoon cell:
-   `shore + (top - shore) * (1 - exp(-d / scale))`, about 1 m at the shore, 4–5 m at Huế
-   (~5 km from the water) and 7–8 m 15 km inland.
+   `shore + (top - shore) * (1 - exp(-d / scale))`, about 1 m at the shore, 2.5–3 m at Huế
+   (~5 km from the water) and 4–5 m 15 km inland (Huế city stands a few metres above the
+   sea; its streets flood when Kim Long passes BĐ II–III).
 3. **Hills.** ETOPO5 (5 arc-min, ~9 km cells) is resampled with GDAL's cubic B-spline (smooth,
    no overshoot) and faded in between `hill_onset_m` and `hill_full_m` (below the onset it is
    plain), so 9 km cells do not smear hills over the plain. Plain and hills are joined by a

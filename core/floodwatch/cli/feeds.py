@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +16,7 @@ from floodwatch.cli.context import ctx_of
 from floodwatch.cli.progress import progress
 from floodwatch.core.db import check_reachable
 from floodwatch.core.errors import InputError
-from floodwatch.core.timeutil import utcnow
+from floodwatch.core.timeutil import parse_instant, utcnow
 
 app = typer.Typer(help="Read, pull and watch the health of gauge and rainfall feeds.",
                   no_args_is_help=True)
@@ -129,14 +129,6 @@ def _t(value: object) -> str:
     return "" if value is None else str(value)[:16].replace("T", " ")
 
 
-def _instant(text: str, option: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise InputError(f"{option}: {text!r} is not an ISO 8601 date or time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 @app.command()
 def backfill(
     ctx: typer.Context,
@@ -154,8 +146,8 @@ def backfill(
     c = ctx_of(ctx)
     check_reachable(c.engine)
     feed = HydroSettings().feed(name)
-    start = _instant(since, "--since")
-    end = _instant(until, "--until") if until else utcnow()
+    start = parse_instant(since, "--since")
+    end = parse_instant(until, "--until") if until else utcnow()
     try:
         with progress(f"backfilling {name}") as report:
             result = backfill_feed(c.engine, feed, since=start, until=end,

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from floodwatch.cli import db, feeds, region
+from floodwatch.cli import cycle, db, feeds, region
 from floodwatch.cli.context import CliContext
 from floodwatch.core.errors import (
     ConfigError,
@@ -45,6 +45,7 @@ GROUPS: list[tuple[str, typer.Typer]] = [
     ("region", region.app),
     ("feeds", feeds.app),
     ("replay", feeds.replay_app),
+    ("cycle", cycle.app),
 ]
 for _name, _group in GROUPS:
     app.add_typer(_group, name=_name)

@@ -15,3 +15,15 @@ def as_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+def parse_instant(text: str, what: str) -> datetime:
+    """An ISO 8601 date or time from the command line or a URL: UTC unless it has an offset."""
+    from floodwatch.core.errors import InputError
+
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InputError(f"{what}: {text!r} is not an ISO 8601 date or time "
+                         "(e.g. 2025-11-17T08:00Z or 2025-11-17T15:00+07:00)") from None
+    return as_utc(moment)

@@ -72,6 +72,35 @@ class SeriesFile(_Layer):
     mapping: str  # a mapping shipped with floodwatch (by name) or a TOML path
 
 
+class TerrainRiver(BaseModel):
+    """A gauged river whose water surface the flood model draws from its gauges."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    river: str  # its name in the rivers layer
+    gauges: tuple[str, ...] = ()  # station codes; empty: the river gauges whose river is this one
+    datum_offset_m: dict[str, float] = Field(default_factory=dict)  # gauge datum → DEM, default 0
+    outlet: str | None = None  # None: sloped to the water level at its mouth; or the river it joins
+
+
+class TerrainLayer(_Layer):
+    """The DEM of the flood model, and the water it is seeded from."""
+
+    approximate: bool = False  # synthesised terrain: every product built on it says so
+    note: str | None = None
+    water_level_m: float = 0.0  # sea / lagoon surface on the DEM's datum
+    water_at_level: bool = False  # DEM cells at water_level_m (to 1 cm) are sea or lagoon
+    water_files: tuple[Path, ...] = ()  # polygons of sea / lagoons / lakes at water_level_m
+    channel_half_width_m: float = 0.0  # river channels: not counted as flooded land
+    rivers: tuple[TerrainRiver, ...] = ()
+
+
+class PointLayer(_Layer):
+    """Points of interest where each run reports the modelled depth (flood-prone streets…)."""
+
+    name_field: str
+
+
 class RegionDefinition(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -83,6 +112,8 @@ class RegionDefinition(BaseModel):
     areas: tuple[AreaLayer, ...] = ()
     rivers: RiverLayer | None = None
     stations: StationLayer | None = None
+    terrain: TerrainLayer | None = None
+    points: PointLayer | None = None
     series: dict[str, tuple[SeriesFile, ...]] = Field(default_factory=dict)
     root: Path = Path(".")  # the folder relative paths are resolved against
     origin: str = ""  # where the definition came from, for `region show`

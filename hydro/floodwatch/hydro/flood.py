@@ -114,7 +114,7 @@ def flood_depth(
             "min_depth_m": float(min_depth_m),
             "max_distance_m": math.inf if max_distance_m is None else float(max_distance_m),
             "dry_value": 0.0,
-            "nodata": "NaN where the DEM is nodata",
+            "nodata_rule": "NaN where the DEM is nodata",
             "dem_units": str(dem_m.attrs["units"]),
             "water_surface_units": str(water_surface_m.attrs["units"]),
             "source": f"dem={dem_m.name or 'unnamed'}; "

@@ -50,6 +50,25 @@ class FeedConfig(BaseModel):
         return self
 
 
+class CycleSettings(BaseModel):
+    """The model cycle (``[hydro.cycle]``): which regions, how often, and its parameters."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    regions: tuple[str, ...] = ("hue",)
+    interval_s: float = Field(900.0, gt=0)  # the scheduler runs the cycle this often
+    stale_after_s: float = Field(3 * 3600.0, gt=0)  # an older gauge reading is left out
+    min_depth_m: float = Field(0.05, ge=0)  # shallower cells are dry
+    max_distance_m: float = Field(5000.0, gt=0)  # water spreads at most this far from a river
+    depth_classes_m: tuple[float, ...] = (0.05, 0.5, 1.0, 2.0)  # extent polygons' classes
+    gauge_site_radius_m: float = Field(300.0, gt=0)  # a gauge site's depth: deepest land nearby
+    idw_k: int = Field(8, ge=1)
+    idw_power: float = Field(2.0, ge=0)
+    idw_radius_m: float | None = Field(30000.0, gt=0)
+    resolution_m: float = Field(100.0, gt=0)  # the grid of a region without terrain
+    keep_depth_rasters: bool = True  # write each run's depth as a GeoTIFF in the data dir
+
+
 class HydroSettings(ComponentSettings):
     toml_section: ClassVar[str] = "hydro"
 
@@ -57,6 +76,7 @@ class HydroSettings(ComponentSettings):
     misfire_grace_s: float = 120.0
     standby_poll_s: float = 10.0  # how often a standby scheduler tries to take over
     backoff_initial_s: float = 1.0
+    cycle: CycleSettings = Field(default_factory=CycleSettings)
 
     def feed(self, name: str) -> FeedConfig:
         from floodwatch.core.errors import NotFoundError
