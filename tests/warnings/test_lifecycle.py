@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -198,3 +198,20 @@ def test_bad_calls_are_refused() -> None:
         step(state, other, now=T0, policy=POLICY)
     with pytest.raises(InputError, match="timezone"):
         step(state, c, now=datetime(2025, 11, 17), policy=POLICY)
+
+
+def test_a_higher_stage_at_the_same_level_is_announced_once() -> None:
+    """Level 2 spans BĐ II to BĐ III + 1 m: a gauge passing BĐ III (stage 2 → 3) is an update
+    at once; hovering around BĐ III afterwards (3, 2, 3) announces nothing more; a new level
+    resets the stage."""
+    state: AlertState | None = None
+    out = []
+    for hour, (level, stage) in enumerate([(2, 2), (2, 2), (2, 3), (2, 2), (2, 3), (3, 3)]):
+        now = T0 + hour * H
+        c = replace(cond(level, now, now), stage=stage)
+        state, t = step(state, c, now=now, policy=POLICY)
+        out += [t] if t is not None else []
+    assert brief(out) == [(60, "alert", 2, 0), (120, "update", 2, 2), (300, "update", 3, 2)]
+    assert "stage 2 → 3" in out[1].reason and out[1].evidence["lifecycle"]["rule"] == "stage"
+    assert state is not None and state.stage == 3
+    assert AlertState.from_data(WARD, "river_flood", "firing", 3, state.to_data()).stage == 3

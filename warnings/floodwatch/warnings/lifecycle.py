@@ -75,12 +75,14 @@ class AlertState:
     sequence: int = 0  # of the last transition issued
     last_input_at: datetime | None = None  # newest inputs_newest_at seen
     updated_at: datetime | None = None  # the `now` of the last step
+    stage: int = 0  # the highest stage announced at the current level (see Condition.stage)
 
     def to_data(self) -> dict[str, Any]:
         """JSON for the store's ``alert_states.data`` (phase and level have their own columns)."""
         times = ("since", "last_level_change", "below_since", "last_input_at", "updated_at")
         data: dict[str, Any] = {k: _t_or_none(getattr(self, k)) for k in times}
-        return data | {"candidate_level": self.candidate_level, "sequence": self.sequence}
+        return data | {"candidate_level": self.candidate_level, "sequence": self.sequence,
+                       "stage": self.stage}
 
     @classmethod
     def from_data(cls, area_code: str, hazard: str, phase: str, level: int,
@@ -92,7 +94,7 @@ class AlertState:
         return cls(area_code, Hazard(hazard), Phase(phase), level, when("since"),
                    when("last_level_change"), when("below_since"),
                    int(data.get("candidate_level", 0)), int(data.get("sequence", 0)),
-                   when("last_input_at"), when("updated_at"))
+                   when("last_input_at"), when("updated_at"), int(data.get("stage", 0)))
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,7 @@ def _pending(state: AlertState, c: Condition, now: datetime, policy: LifecyclePo
     if held < policy.fire_after:
         return state, None
     fired = replace(state, phase=Phase.FIRING, since=now, last_level_change=now,
-                    sequence=state.sequence + 1)
+                    sequence=state.sequence + 1, stage=c.stage)
     reason = (f"alert: {c.hazard} level {fired.level} has held since {_t(since)} "
               f"({_d(held)} ≥ fire_after {_d(policy.fire_after)}): {'; '.join(c.reasons)}")
     evidence = _evidence(c, rule="fire_after", since=_t(since),
@@ -170,11 +172,22 @@ def _pending(state: AlertState, c: Condition, now: datetime, policy: LifecyclePo
 
 
 def _firing(state: AlertState, c: Condition, now: datetime) -> Step:
-    """The condition is at or above the issued level: stay, or escalate at once."""
+    """The condition is at or above the issued level: stay, or escalate at once. At the same
+    level a higher stage (a gauge passing the next BĐ level) is announced at once too; a lower
+    one is not (the stage only rises within a level, so a gauge hovering at BĐ III does not
+    flap)."""
     back = replace(state, phase=Phase.FIRING, below_since=None, candidate_level=0)
     if c.level == state.level:
-        return back, None
-    up = replace(back, level=c.level, last_level_change=now, sequence=state.sequence + 1)
+        if c.stage <= state.stage:
+            return back, None
+        staged = replace(back, stage=c.stage, sequence=state.sequence + 1)
+        reason = (f"update at level {state.level}: stage {state.stage} → {c.stage}, issued at "
+                  f"once: {'; '.join(c.reasons)}")
+        evidence = _evidence(c, rule="stage", previous_stage=state.stage)
+        return staged, _transition(staged, TransitionKind.UPDATE, state.level, now, reason,
+                                   evidence)
+    up = replace(back, level=c.level, last_level_change=now, sequence=state.sequence + 1,
+                 stage=c.stage)
     reason = (f"escalation from level {state.level} to {c.level}, issued at once: "
               f"{'; '.join(c.reasons)}")
     evidence = _evidence(c, rule="escalate")
@@ -207,7 +220,7 @@ def _resolving(
                                     evidence)
     new = state.candidate_level
     down = replace(state, phase=Phase.FIRING, level=new, last_level_change=now, below_since=None,
-                   candidate_level=0, sequence=seq)
+                   candidate_level=0, sequence=seq, stage=0 if c is None else c.stage)
     if current < new:  # already lower again: a new wait starts now
         down = replace(down, phase=Phase.RESOLVING, below_since=now, candidate_level=current)
     now_text = f"; now: {'; '.join(c.reasons)}" if c is not None else "; no condition now"

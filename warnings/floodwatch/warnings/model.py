@@ -31,7 +31,9 @@ class Condition:
     Decision 18/2021 (an official risk level only for ``river_flood``; for the other hazards a
     graded severity on the same scale, see rules.py). ``evidence`` holds the values and
     thresholds that decided, JSON-serialisable. ``inputs_newest_at`` is the time of the newest
-    input that decided; the lifecycle expires alerts whose inputs grow stale.
+    input that decided; the lifecycle expires alerts whose inputs grow stale. ``stage`` is a
+    finer grade within a level (for river floods the BĐ status: level 2 spans BĐ II to
+    BĐ III + 1 m, and officials are told when a gauge passes BĐ III).
     """
 
     area_code: str
@@ -41,6 +43,7 @@ class Condition:
     reasons: tuple[str, ...]
     evidence: Mapping[str, Any] = field(hash=False)
     inputs_newest_at: datetime
+    stage: int = 0  # river flood: the highest BĐ status (0–3) of the gauges; 0 for the others
 
     def __post_init__(self) -> None:
         if not 1 <= self.level <= 5:

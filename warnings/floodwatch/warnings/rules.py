@@ -152,7 +152,9 @@ def river_flood_condition(
                  "bd3_plus_m": rule.bd3_plus_m,
                  "gauges": [_gauge_evidence(lvl, r, g) for lvl, r, g in graded]}
     newest = max(r.observed_at for lvl, r, _ in graded if lvl == base)
-    return Condition(ward, Hazard.RIVER_FLOOD, level, as_of, tuple(reasons), evidence, newest)
+    stage = max(bd_status(r.level_m, g.alarms_m) for _, r, g in graded)
+    return Condition(ward, Hazard.RIVER_FLOOD, level, as_of, tuple(reasons), evidence, newest,
+                     stage)
 
 
 def rain_condition(
