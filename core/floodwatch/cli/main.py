@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from floodwatch.cli import cycle, db, feeds, region
+from floodwatch.cli import cycle, db, feeds, notify, region, replay, subscribe
 from floodwatch.cli.context import CliContext
 from floodwatch.core.errors import (
     ConfigError,
@@ -46,10 +46,13 @@ GROUPS: list[tuple[str, typer.Typer]] = [
     ("feeds", feeds.app),
     ("replay", feeds.replay_app),
     ("cycle", cycle.app),
+    ("subscribe", subscribe.app),
+    ("notify", notify.app),
 ]
 for _name, _group in GROUPS:
     app.add_typer(_group, name=_name)
 app.command("schedule")(feeds.schedule)
+feeds.replay_app.command("run")(replay.run)
 
 
 @app.callback()

@@ -105,7 +105,8 @@ def deepest_cell_per_zone(
     depth_m: xr.DataArray | np.ndarray, labels: np.ndarray, n_zones: int
 ) -> ZoneDeepest:
     """Row, column and depth of the deepest cell of each zone ``1..n_zones`` of ``labels``
-    (0 = no zone). Ties go to the first cell in row-major order. One sort, no Python loop."""
+    (0 = no zone). Ties go to the first cell in row-major order. One radix sort of the labels
+    and two passes over the grid, no Python loop."""
     depth = np.asarray(depth_m.values if isinstance(depth_m, xr.DataArray) else depth_m)
     labels = np.asarray(labels)
     if depth.ndim != 2 or labels.shape != depth.shape:
@@ -114,20 +115,25 @@ def deepest_cell_per_zone(
         raise InputError(f"labels must be integer zone indices, got dtype {labels.dtype}")
     if n_zones < 0 or (labels.size and (labels.min() < 0 or labels.max() > n_zones)):
         raise InputError(f"labels must lie in 0..n_zones = 0..{n_zones}")
-    flat_depth = depth.ravel()
-    cells = np.flatnonzero((labels.ravel() > 0) & ~np.isnan(flat_depth))
-    zone = labels.ravel()[cells]
-    value = flat_depth[cells].astype(np.float64)
-    order = np.lexsort((cells, -value, zone))  # by zone, deepest first, then row-major
-    zone, cells, value = zone[order], cells[order], value[order]
-    first = np.ones(len(zone), dtype=bool)
-    first[1:] = zone[1:] != zone[:-1]
+    flat_labels = labels.ravel()
+    values = np.where(np.isnan(depth.ravel()), -np.inf, depth.ravel())
+    order = np.argsort(flat_labels, kind="stable")  # a radix sort of small integers: fast
+    starts = np.searchsorted(flat_labels[order], np.arange(1, n_zones + 1))
+    ends = np.searchsorted(flat_labels[order], np.arange(1, n_zones + 1), side="right")
+    zone_max = np.full(n_zones + 1, np.inf)  # +inf: no cell can match (zone 0, empty zones)
+    filled = ends > starts
+    if filled.any():
+        zone_max[1:][filled] = np.maximum.reduceat(values[order], starts[filled])
+    zone_max[zone_max == -np.inf] = np.inf  # only nodata cells: no deepest cell
+    hits = np.flatnonzero(values == zone_max[flat_labels])  # ascending: row-major order
+    zone, first = np.unique(flat_labels[hits], return_index=True)  # the first tie per zone
+    cells = hits[first]
     row = np.full(n_zones, -1, dtype=np.int64)
     col = np.full(n_zones, -1, dtype=np.int64)
     out = np.full(n_zones, np.nan)
-    index = zone[first] - 1
-    row[index], col[index] = np.divmod(cells[first], depth.shape[1])
-    out[index] = value[first]
+    index = zone - 1
+    row[index], col[index] = np.divmod(cells, depth.shape[1])
+    out[index] = values[cells]
     return ZoneDeepest(row=row, col=col, depth_m=out)
 
 

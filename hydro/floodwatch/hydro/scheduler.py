@@ -104,6 +104,7 @@ class JobSpec:
     func: Callable[[], Any]
     interval_s: float
     run_at_start: bool = True
+    first_delay_s: float = 0.0  # e.g. the model cycle waits for the feeds' first pulls
 
 
 def build_scheduler(jobs: list[JobSpec], *, misfire_grace_s: float) -> BackgroundScheduler:
@@ -113,11 +114,12 @@ def build_scheduler(jobs: list[JobSpec], *, misfire_grace_s: float) -> Backgroun
         timezone="UTC",
     )
     for job in jobs:
-        from datetime import UTC, datetime
+        from datetime import UTC, datetime, timedelta
 
+        first = datetime.now(UTC) + timedelta(seconds=job.first_delay_s)
         scheduler.add_job(
             job.func, IntervalTrigger(seconds=job.interval_s), id=job.id, name=job.id,
-            next_run_time=datetime.now(UTC) if job.run_at_start else None,
+            next_run_time=first if job.run_at_start else None,
         )
 
     def _on_error(event: JobExecutionEvent) -> None:

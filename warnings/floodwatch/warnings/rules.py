@@ -319,7 +319,7 @@ def _grade(grades: Sequence[Grade], value: float | None) -> Grade | None:
 def _gauge_evidence(level: int, r: GaugeReading, g: GaugeRule) -> dict[str, Any]:
     return {"code": g.code, "name": g.name, "level_m": r.level_m, "risk_level": level,
             "observed_at": r.observed_at.isoformat(), "bd_m": list(g.alarms_m),
-            "historic_max_m": g.historic_max_m}
+            "historic_max_m": g.historic_max_m, "bd_status": bd_status(r.level_m, g.alarms_m)}
 
 
 def _finite(value: float, what: str, *, minimum: float | None = None,
