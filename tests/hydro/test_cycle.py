@@ -208,3 +208,19 @@ def test_main_stem_follows_one_channel_from_source_to_mouth() -> None:
     stem = main_stem(lines, dem)
     assert stem.coords[0] == (5, 10) and stem.coords[-1] == (95, 10)
     assert stem.length == pytest.approx(90.0)
+
+
+def test_the_scheduler_runs_the_cycle_then_what_follows(hue: Engine, tmp_path: Path) -> None:
+    """The cycle job of a region runs at the current time (the 2025 readings are long stale
+    now: the run is partial and names both gauges) and hands its result on."""
+    from floodwatch.hydro.jobs import scheduler_jobs
+    from floodwatch.hydro.settings import HydroSettings
+
+    seen = []
+    settings = HydroSettings(cycle=CycleSettings(regions=("hue",), interval_s=600))
+    [job] = scheduler_jobs(hue, settings, data_dir=tmp_path, after_cycle=seen.append)
+    assert job.id == "cycle:hue" and job.interval_s == 600 and job.first_delay_s == 0
+    result = job.func()
+    assert seen == [result] and result.status == "partial"
+    assert {s["station"] for s in result.stale_inputs} == {"71520", "71518"}
+    assert abs((result.valid_at - datetime.now(UTC)).total_seconds()) < 120

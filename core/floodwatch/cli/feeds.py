@@ -203,17 +203,36 @@ def replay_play(
 
 
 def schedule(ctx: typer.Context) -> None:
-    """Run the feeds on their cadence until SIGTERM (one leader across processes)."""
+    """Run the feeds and, after them, each loaded region's model cycle (then its alerts, CAP
+    files and published map) on their cadence until SIGTERM; one leader across processes."""
+    from functools import partial
+
+    import sqlalchemy as sa
+
+    from floodwatch.cli.chain import after_cycle
+    from floodwatch.gis_data.models import Region
     from floodwatch.hydro.jobs import scheduler_jobs
     from floodwatch.hydro.scheduler import leader_lock, run
     from floodwatch.hydro.settings import HydroSettings
+    from floodwatch.warnings.settings import WarningsSettings
 
     c = ctx_of(ctx)
     check_reachable(c.engine)
     settings = HydroSettings()
-    jobs = scheduler_jobs(c.engine, settings)
+    with c.engine.connect() as conn:
+        loaded = set(conn.scalars(sa.select(Region.name)))
+    regions = tuple(r for r in settings.cycle.regions if r in loaded)
+    for missing in sorted(set(settings.cycle.regions) - loaded):
+        typer.echo(f"warning: region {missing} is not loaded: no model cycle for it "
+                   f"(floodwatch region load {missing})", err=True)
+    settings = settings.model_copy(update={"cycle": settings.cycle.model_copy(
+        update={"regions": regions})})
+    then = partial(after_cycle, c.engine, c.store, WarningsSettings())
+    jobs = scheduler_jobs(c.engine, settings, data_dir=c.store.data_dir,
+                          after_cycle=lambda result: then(result))
     if not jobs:
-        raise InputError("nothing to schedule: configure [[hydro.feeds]] (see the README)")
+        raise InputError("nothing to schedule: configure [[hydro.feeds]] or load a region "
+                         "(see the README)")
     run(jobs, leader_lock(c.engine), misfire_grace_s=settings.misfire_grace_s,
         standby_poll_s=settings.standby_poll_s)
 
