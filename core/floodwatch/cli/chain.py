@@ -23,6 +23,7 @@ from floodwatch.warnings import outbox
 from floodwatch.warnings.capdocs import CapOptions
 from floodwatch.warnings.pipeline import AssessResult, assess
 from floodwatch.warnings.settings import WarningsSettings
+from floodwatch.web_map.snapshot import publish_snapshot as publish
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +61,7 @@ def after_cycle(engine: Engine, store: StoreSettings, warnings: WarningsSettings
 
 
 def publish_snapshot(engine: Engine, store: StoreSettings, result: CycleResult) -> None:
-    """The map page and its data into the publish directory, when the web map can build it."""
-    try:
-        from floodwatch.web_map.snapshot import publish_snapshot as publish
-    except ImportError:  # pragma: no cover - the web map is part of the package
-        return
+    """The map page and its data, written atomically into the publish directory."""
     publish(engine, result.region, store.publish_path, now=result.valid_at)
 
 

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from floodwatch.cli import cycle, db, feeds, notify, region, replay, subscribe
+from floodwatch.cli import cycle, db, feeds, notify, region, replay, serve, subscribe
 from floodwatch.cli.context import CliContext
 from floodwatch.core.errors import (
     ConfigError,
@@ -52,6 +52,7 @@ GROUPS: list[tuple[str, typer.Typer]] = [
 for _name, _group in GROUPS:
     app.add_typer(_group, name=_name)
 app.command("schedule")(feeds.schedule)
+app.command("serve")(serve.serve)
 feeds.replay_app.command("run")(replay.run)
 
 
