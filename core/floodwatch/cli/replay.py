@@ -3,6 +3,7 @@ model cycle, alerts, CAP documents, queued notifications — and the alert timel
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -57,6 +58,8 @@ def run(
         raise InputError(f"--until {end:%Y-%m-%d %H:%M} is before the start "
                          f"{start:%Y-%m-%d %H:%M} UTC")
     settings, warnings = HydroSettings(), WarningsSettings()
+    if not c.debug:  # one progress line every few seconds, not one log line per cycle
+        logging.getLogger("floodwatch.hydro.cycle").setLevel(logging.WARNING)
     steps = list(hours(start, end, timedelta(hours=every_hours)))
     began, queued, cycle_s = time.perf_counter(), 0, 0.0
     last_result = None
