@@ -46,6 +46,10 @@ def test_counts_match_the_source_files(engine: Engine) -> None:
     assert info["rivers"] == len(_features("rivers/huong_bo_rivers.geojson")) == 9
     assert sum(info["stations"].values()) == len(_features("stations/hue_stations.geojson"))
     assert info["stations"] == {"river_gauge": 2, "reservoir": 3}
+    terrain = info["terrain"]  # the region metadata says the terrain is approximate
+    assert terrain["approximate"] is True and "illustrative" in terrain["note"]
+    assert terrain["file"].endswith("hue_terrain_approx.tif")
+    assert terrain["rivers"] == ["Sông Hương", "Sông Bồ"]
     assert info["metric_crs"] == "EPSG:32648"
 
 

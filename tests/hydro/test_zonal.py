@@ -177,7 +177,7 @@ print(json.dumps(dict(zip(out["code"].astype(str), out["mean"].astype(float)))))
 
 
 def test_hue_wards_agree_with_exactextract(hue: tuple[gpd.GeoDataFrame, xr.DataArray],
-                                          tmp_path) -> None:  # noqa: ANN001
+                                          tmp_path) -> None:
     # exactextract bundles its own GEOS; SpatiaLite (loaded RTLD_GLOBAL by other tests in this
     # process) would capture its symbols and crash it, so it runs in a fresh interpreter.
     import json

@@ -119,6 +119,14 @@ def show(
     console.print("stations: " + ", ".join(f"{n} {k}" for k, n in info["stations"].items())
                   + f"; rivers: {info['rivers']}")
     console.print(f"bbox (lon/lat): {info['bbox']}")
+    terrain = info["terrain"]
+    if terrain is None:
+        console.print("terrain: none (rainfall and figures per area; no flood depth)")
+    else:
+        warning = f" — [bold]{terrain['note'] or 'approximate'}[/bold]" if terrain["approximate"] \
+            else ""
+        console.print(f"terrain: {terrain['file']}{warning}; gauged rivers: "
+                      f"{', '.join(terrain['rivers']) or 'none'}")
     if rows:
         table = Table("level", "code", "name", "parent", "population", "year", "km²")
         for r in rows:

@@ -11,8 +11,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from floodwatch.core.db import check_reachable, session_factory
-from floodwatch.core.errors import NotFoundError
+from floodwatch.core.errors import FloodwatchError, NotFoundError
 from floodwatch.gis_data.models import Area, Region, River, Station
+from floodwatch.gis_data.region import load_definition
 
 
 def region_names(engine: Engine) -> list[str]:
@@ -64,7 +65,23 @@ def region_summary(engine: Engine, name: str) -> dict[str, Any]:
             "bbox": bbox,
             "loaded_at": region.loaded_at.isoformat(),
             "definition": region.definition,
+            "terrain": _terrain(region.definition),
         }
+
+
+def _terrain(definition_path: str | None) -> dict[str, Any] | None:
+    """The flood model's terrain as the region definition gives it (None: no flood depth)."""
+    if not definition_path:
+        return None
+    try:
+        definition = load_definition(definition_path)
+    except FloodwatchError:
+        return None
+    terrain = definition.terrain
+    if terrain is None:
+        return None
+    return {"file": str(definition.path(terrain.file)), "approximate": terrain.approximate,
+            "note": terrain.note, "rivers": [r.river for r in terrain.rivers]}
 
 
 def area_table(engine: Engine, name: str, level: str | None = None) -> list[dict[str, Any]]:

@@ -19,6 +19,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import rioxarray
 import shapely
 import sqlalchemy as sa
@@ -179,7 +180,7 @@ def read_dem(path: Path, metric_crs: str) -> xr.DataArray:
     dem = opened.squeeze("band", drop=True)
     if dem.rio.crs is None:
         raise InputError(f"terrain file {path} has no CRS")
-    if dem.rio.crs.to_string() != metric_crs and not dem.rio.crs.equals(metric_crs):
+    if pyproj.CRS.from_user_input(dem.rio.crs) != pyproj.CRS.from_user_input(metric_crs):
         dem = dem.rio.reproject(metric_crs)
     dem = dem.astype(np.float32).load()
     dem.attrs.setdefault("units", "m")
