@@ -224,3 +224,46 @@ def test_the_scheduler_runs_the_cycle_then_what_follows(hue: Engine, tmp_path: P
     assert seen == [result] and result.status == "partial"
     assert {s["station"] for s in result.stale_inputs} == {"71520", "71518"}
     assert abs((result.valid_at - datetime.now(UTC)).total_seconds()) < 120
+
+
+def _radar_file(path: Path, end: datetime, hours: int, mm_per_hour: float) -> None:
+    """A CF-NetCDF rain grid over Huế in UTM 48N, hourly steps ending at ``end``, as a radar
+    QPE product writes it (start_time, a grid_mapping with crs_wkt, mm)."""
+    import pyproj
+
+    x = np.arange(720_000, 820_000, 2_000.0) + 1_000
+    y = np.arange(1_860_000, 1_770_000, -2_000.0) - 1_000
+    ends = np.array([np.datetime64(end.replace(tzinfo=None)) - np.timedelta64(h, "h")
+                     for h in range(hours)][::-1], dtype="datetime64[ns]")
+    rain = xr.DataArray(np.full((hours, y.size, x.size), mm_per_hour, dtype=np.float32),
+                        dims=("time", "y", "x"), coords={"time": ends, "y": y, "x": x},
+                        attrs={"units": "mm", "standard_name": "precipitation_amount",
+                               "grid_mapping": "crs"})
+    crs = xr.DataArray(0, attrs={"crs_wkt": pyproj.CRS("EPSG:32648").to_wkt()})
+    start = xr.DataArray(ends - np.timedelta64(1, "h"), dims="time")
+    ds = xr.Dataset({"precip": rain, "crs": crs, "start_time": start})
+    ds["x"].attrs["units"] = "m"
+    ds["y"].attrs["units"] = "m"
+    ds.to_netcdf(path, engine="h5netcdf")
+
+
+def test_gridded_rain_enters_the_cycle_like_the_gauges(hue: Engine, tmp_path: Path) -> None:
+    """Radar files in the rain grid folder: 24 of the 30 hourly steps fall in the 24 hours
+    before the run (5 mm each → 120 mm); a step missing from the files is a gap, recorded."""
+    folder = tmp_path / "radar"
+    folder.mkdir()
+    _radar_file(folder / "a.nc", PEAK - timedelta(hours=12), 18, 5.0)  # ends 12 h before
+    _radar_file(folder / "b.nc", PEAK, 11, 5.0)  # the last 11 hours: one hour is missing
+    (folder / "broken.nc").write_bytes(b"not a netcdf file")
+    settings = CycleSettings(rain_grid_dir=folder)
+    result = run_cycle(hue, "hue", at=PEAK, data_dir=tmp_path, settings=settings)
+    rain = result.output.stats["ward"]["rain_24h_mm"]
+    assert rain[PHU_XUAN] == pytest.approx(115.0)  # 23 of the 24 hours
+    with transaction(hue) as s:
+        run = s.get(ModelRun, result.run_id)
+        assert run is not None
+        [used] = [i for i in run.inputs if i["kind"] == "rain_grid"]
+        assert used["steps"] == 23 and used["coverage"] == pytest.approx(23 / 24, abs=1e-3)
+        assert used["files"] == ["a.nc", "b.nc"]
+        assert any(s.get("file") == "broken.nc" for s in run.stale_inputs)
+    assert _ward_results(hue, result.run_id)[PHU_XUAN].rain_24h_mm == pytest.approx(115.0)

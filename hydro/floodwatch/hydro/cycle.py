@@ -58,7 +58,8 @@ def run_cycle(engine: Engine, region: str, *, at: datetime | None = None,
     t_grid = time.perf_counter()
     gauges = [g.code for r in grid.reaches for g in r.gauges]
     inputs = read_inputs(engine, region, valid_at,
-                         stale_after=timedelta(seconds=params.stale_after_s), gauges=gauges)
+                         stale_after=timedelta(seconds=params.stale_after_s), gauges=gauges,
+                         rain_grid_dir=params.rain_grid_dir)
     t_inputs = time.perf_counter()
     parameters = _parameters(grid, params)
     digest = _inputs_hash(engine, region, inputs, parameters)

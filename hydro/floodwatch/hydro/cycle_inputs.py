@@ -11,19 +11,25 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import rioxarray  # noqa: F401  (registers the .rio accessor)
 import sqlalchemy as sa
+import xarray as xr
 from sqlalchemy.engine import Engine
 
 from floodwatch.core.errors import InputError
 from floodwatch.core.timeutil import as_utc
 from floodwatch.gis_data.models import Reading, Station
 from floodwatch.hydro.feeds.base import INFORMATIVE_FLAGS, Parameter
+from floodwatch.hydro.feeds.grid import open_rainfall
 from floodwatch.hydro.rainfall import WINDOWS_H, accumulate
 
 RAIN_LOOKBACK = timedelta(hours=max(WINDOWS_H))
+RAIN_DAY = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,7 @@ class CycleInputs:
     levels: dict[str, Level] = field(default_factory=dict)  # river gauges, by station code
     depths: dict[str, Level] = field(default_factory=dict)  # depth sensors, by station code
     rain: pd.DataFrame | None = None  # accumulations: station, window_h, rain_mm, coverage …
+    rain_grid: xr.DataArray | None = None  # 24 h of gridded rain (mm) on its own grid
     used: list[dict[str, Any]] = field(default_factory=list)
     stale: list[dict[str, Any]] = field(default_factory=list)
 
@@ -49,10 +56,12 @@ def usable(value: float | None, flags: str) -> bool:
 
 
 def read_inputs(engine: Engine, region: str, at: datetime, *, stale_after: timedelta,
-                gauges: Iterable[str]) -> CycleInputs:
-    """Inputs at ``at`` for the river ``gauges`` (station codes) of the flood model, and every
-    rain gauge and depth sensor of the region."""
+                gauges: Iterable[str], rain_grid_dir: Path | None = None) -> CycleInputs:
+    """Inputs at ``at`` for the river ``gauges`` (station codes) of the flood model, every
+    rain gauge and depth sensor of the region, and the gridded rain files of ``rain_grid_dir``."""
     out = CycleInputs()
+    if rain_grid_dir is not None:
+        out.rain_grid = read_rain_grids(rain_grid_dir, at, stale_after, out)
     wanted = sorted(set(gauges))
     newest = _newest(engine, region, at, stale_after)
     for code in wanted:
@@ -71,6 +80,65 @@ def read_inputs(engine: Engine, region: str, at: datetime, *, stale_after: timed
                              "observed_at": found.observed_at.isoformat(), "value": found.value})
     out.rain = _rain(engine, region, at, stale_after, out)
     return out
+
+
+def read_rain_grids(folder: Path, at: datetime, stale_after: timedelta, out: CycleInputs
+                    ) -> xr.DataArray | None:
+    """The rain of the 24 hours up to ``at`` from the CF-NetCDF files of ``folder`` (radar
+    QPE or satellite, each file any number of steps): the steps ending in (at − 24 h, at],
+    summed; a missing step is a gap (the coverage is recorded), never filled. None, and said
+    so, when no file has a step in the window or the newest step is older than ``stale_after``.
+    """
+    if not folder.is_dir():
+        out.stale.append({"kind": "rain_grid", "folder": str(folder),
+                          "reason": "the rain grid folder does not exist"})
+        return None
+    start, end = np.datetime64(_naive(at - RAIN_DAY)), np.datetime64(_naive(at))
+    steps, files, seconds = [], [], 0.0
+    for path in sorted(folder.glob("*.nc")):
+        try:
+            grid = _rain_file(path)
+        except InputError as exc:
+            out.stale.append({"kind": "rain_grid", "file": path.name, "reason": str(exc)})
+            continue
+        inside = grid.sel(time=(grid["time"] > start) & (grid["time"] <= end))
+        if inside.sizes["time"]:
+            steps.append(inside)
+            files.append(path.name)
+            seconds += float(inside.attrs.get("accumulation_s", 0)) * inside.sizes["time"]
+    if not steps:
+        out.stale.append({"kind": "rain_grid", "folder": str(folder),
+                          "reason": f"no rain grid step in the 24 h before {at:%Y-%m-%d %H:%M}"})
+        return None
+    stack = xr.concat(steps, "time").sortby("time")
+    stack = stack.isel(time=~pd.Index(stack["time"].values).duplicated())
+    newest = pd.Timestamp(stack["time"].values.max()).tz_localize("UTC").to_pydatetime()
+    if at - newest > stale_after:
+        out.stale.append({"kind": "rain_grid", "newest": newest.isoformat(),
+                          "reason": f"the newest rain grid step is older than {stale_after}"})
+        return None
+    total = stack.sum("time", min_count=1)
+    total.attrs = {"units": "mm", "crs_wkt": steps[0].attrs["crs_wkt"]}
+    total = total.rio.write_crs(steps[0].attrs["crs_wkt"])
+    out.used.append({"kind": "rain_grid", "files": files, "steps": int(stack.sizes["time"]),
+                     "newest": newest.isoformat(),
+                     "coverage": round(min(seconds / RAIN_DAY.total_seconds(), 1.0), 3)})
+    return total
+
+
+_FILES: dict[tuple[str, float], xr.DataArray] = {}
+
+
+def _rain_file(path: Path) -> xr.DataArray:
+    """One rain file, read once per process while it is unchanged."""
+    key = (str(path), path.stat().st_mtime)
+    if key not in _FILES:
+        _FILES[key] = open_rainfall(path)
+    return _FILES[key]
+
+
+def _naive(at: datetime) -> datetime:
+    return as_utc(at).replace(tzinfo=None)  # numpy times are naive UTC
 
 
 def _newest(engine: Engine, region: str, at: datetime, stale_after: timedelta

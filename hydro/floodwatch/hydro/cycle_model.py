@@ -29,7 +29,7 @@ from floodwatch.hydro.flood import (
     extent_polygons,
     flood_depth,
 )
-from floodwatch.hydro.rainfall import idw
+from floodwatch.hydro.rainfall import idw, regrid
 from floodwatch.hydro.region_grid import Reach, RegionGrid, ZoneLevel
 from floodwatch.hydro.rivers import water_surface_along_river
 from floodwatch.hydro.settings import CycleSettings
@@ -181,6 +181,21 @@ def _land_depth(grid: RegionGrid, wse: xr.DataArray, params: CycleSettings) -> x
 
 def _rain_grid(grid: RegionGrid, inputs: CycleInputs, params: CycleSettings
                ) -> xr.DataArray | None:
+    """24-hour rain on the grid: the gridded rain (radar / satellite) where it covers, the
+    gauges' IDW elsewhere."""
+    gauges = _gauge_rain(grid, inputs, params)
+    if inputs.rain_grid is None:
+        return gauges
+    gridded = regrid(inputs.rain_grid, grid.template)
+    if gauges is None:
+        return gridded
+    merged = gridded.copy(data=np.where(np.isnan(gridded.values), gauges.values, gridded.values))
+    merged.attrs["method"] = "gridded rain where it covers, gauge IDW elsewhere"
+    return merged
+
+
+def _gauge_rain(grid: RegionGrid, inputs: CycleInputs, params: CycleSettings
+                ) -> xr.DataArray | None:
     if inputs.rain is None:
         return None
     day = inputs.rain[inputs.rain["window_h"] == 24]

@@ -65,6 +65,7 @@ class CycleSettings(BaseModel):
     idw_k: int = Field(8, ge=1)
     idw_power: float = Field(2.0, ge=0)
     idw_radius_m: float | None = Field(30000.0, gt=0)
+    rain_grid_dir: Path | None = None  # CF-NetCDF radar/satellite rainfall files (*.nc) to use
     resolution_m: float = Field(100.0, gt=0)  # the grid of a region without terrain
     keep_depth_rasters: bool = True  # write each run's depth as a GeoTIFF in the data dir
 
