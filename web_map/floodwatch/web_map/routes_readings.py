@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from floodwatch.core.errors import InputError, NotFoundError
+from floodwatch.core.timeutil import parse_instant
 from floodwatch.hydro.feeds.tabular import FLOODWATCH_CSV_COLUMNS
 from floodwatch.web_map.api_queries import station_by_code, station_readings
 from floodwatch.web_map.context import Ctx
@@ -26,25 +27,10 @@ from floodwatch.web_map.payloads import json_bytes, num
 DEFAULT_PERIOD = SERIES_WINDOW
 #: At most this many readings in one answer (a month of one-minute data fits).
 MAX_READINGS = 50_000
-#: Instants outside these years are refused (nothing real is there, and date arithmetic on
-#: datetime's limits overflows).
-YEARS = (1900, 2200)
 CSV_MEDIA = "text/csv; charset=utf-8"
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 router = APIRouter()
-
-
-def parse_instant(text: str, name: str) -> datetime:
-    """ISO 8601 (``2025-11-17``, ``2025-11-17T08:00Z``, ``…+07:00``); UTC without an offset."""
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InputError(f"{name}: {text!r} is not an ISO 8601 date or time "
-                         "(e.g. 2025-11-17T08:00:00Z)") from None
-    if not YEARS[0] <= moment.year <= YEARS[1]:
-        raise InputError(f"{name}: {text!r} is outside the years {YEARS[0]}–{YEARS[1]}")
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def period(since: str | None, until: str | None, *, now: datetime, max_days: float
