@@ -125,3 +125,13 @@ def test_loopback_webhooks_only_when_the_settings_allow(
     assert run([*ADD, "--ward", "19774", "--channel", "webhook",
                 "--address", "http://10.0.0.1/hook"]) == 2
     assert "not an https URL" in capsys.readouterr().err
+
+
+def test_tables_print_outside_text_as_text(store: str, capsys: pytest.CaptureFixture[str]
+                                           ) -> None:
+    """A label is the subscriber's text: rich markup in it is shown, not interpreted."""
+    assert run([*ADD, "--ward", "19753", "--channel", "email", "--address", "a@example.vn",
+                "--label", "[bold]x[/] [link=http://evil]"]) == 0
+    capsys.readouterr()
+    assert run(["subscribe", "list"]) == 0
+    assert "[bold]x[/] [link=http://evil]" in capsys.readouterr().out.replace("│", "")

@@ -122,7 +122,7 @@ def status(
                       _t(r["last_success_at"]), _t(r["newest_reading_at"]),
                       str(r["readings_added"]), str(r["readings_total"]),
                       (r["last_error"] or "")[:80])
-    Console(highlight=False, width=200).print(table)
+    Console(highlight=False, markup=False, width=200).print(table)
 
 
 def _t(value: object) -> str:

@@ -130,7 +130,7 @@ def status(
     for p in problems:
         table.add_row(*(_cell(p[k]) for k in ("id", "status", "channel", "subscription_id",
                                               "attempts", "next_attempt_at", "last_error")))
-    Console(highlight=False, width=200).print(table)
+    Console(highlight=False, markup=False, width=200).print(table)
 
 
 def _cell(value: Any) -> str:

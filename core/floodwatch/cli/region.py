@@ -111,8 +111,8 @@ def show(
             info["area_table"] = rows
         typer.echo(json.dumps(info, ensure_ascii=False, indent=2))
         return
-    console = Console(highlight=False)
-    console.print(f"[bold]{info['title']}[/bold] ({info['region']}), metric CRS "
+    console = Console(highlight=False, markup=False)  # names come from files: print as text
+    console.print(f"{info['title']} ({info['region']}), metric CRS "
                   f"{info['metric_crs']}")
     console.print(f"loaded {info['loaded_at']} from {info['definition']}")
     console.print("areas: " + ", ".join(f"{n} {lvl}" for lvl, n in info["areas"].items()))
@@ -123,8 +123,7 @@ def show(
     if terrain is None:
         console.print("terrain: none (rainfall and figures per area; no flood depth)")
     else:
-        warning = f" — [bold]{terrain['note'] or 'approximate'}[/bold]" if terrain["approximate"] \
-            else ""
+        warning = f" — {terrain['note'] or 'approximate'}" if terrain["approximate"] else ""
         console.print(f"terrain: {terrain['file']}{warning}; gauged rivers: "
                       f"{', '.join(terrain['rivers']) or 'none'}")
     if rows:

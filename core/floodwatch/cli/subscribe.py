@@ -84,7 +84,7 @@ def list_(
         table.add_row(str(v.id), v.channel, v.address, v.language, str(v.min_level),
                       ", ".join(f"{name} ({code})" for code, name in v.areas), v.label or "",
                       "yes" if v.active else "no")
-    Console(highlight=False, width=200).print(table)
+    Console(highlight=False, markup=False, width=200).print(table)
 
 
 @app.command()
