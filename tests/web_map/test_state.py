@@ -216,3 +216,18 @@ def test_rain_total_counts_the_last_24_hours_only() -> None:
     series = [(NOW - timedelta(hours=h), 10.0) for h in (0, 5, 23, 24, 30)]
     assert gauges.rain_total_mm(series, NOW) == 30.0
     assert gauges.rain_total_mm([], NOW) is None
+
+
+def test_a_users_own_threshold_is_not_a_public_alert(hue: Scenario, factories: Any) -> None:
+    """A subscriber's personal threshold (hazard ``user_threshold:<id>``) is stored beside the
+    public alerts but never shown as one."""
+    before = {w.code: (w.level, w.hazards, w.reason)
+              for w in current_state(hue.engine, "hue", now=NOW).wards}
+    with transaction(hue.engine) as s:
+        area_id = hue.ids[hue.cancelled]
+        factories.add_state(s, area_id, "user_threshold:7", "firing", 5)
+        factories.add_transition(s, area_id, "user_threshold:7", NOW - timedelta(minutes=5), 5,
+                                 "Kim Long 2.57 m ≥ your threshold 2.50 m")
+    after = {w.code: (w.level, w.hazards, w.reason)
+             for w in current_state(hue.engine, "hue", now=NOW).wards}
+    assert after == before and after[hue.cancelled][0] == 0

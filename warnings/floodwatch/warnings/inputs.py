@@ -116,8 +116,9 @@ def read_run(session: Session, run_id: int, *, region: str, at: datetime,
         .join(Area, Area.id == AreaResult.area_id)
         .where(AreaResult.run_id == run_id, Area.level == ward_level))
     for code, share, max_depth, people, rain in rows:
-        out.flooding[code] = WardFloodStats(float(share), float(max_depth or 0.0),
-                                            int(people or 0), run.valid_at)
+        if share is not None:  # NULL: the run did not model flooding (unknown, not none)
+            out.flooding[code] = WardFloodStats(float(share), float(max_depth or 0.0),
+                                                int(people or 0), run.valid_at)
         if rain is not None:
             out.rain_24h_mm[code] = float(rain)
     return out

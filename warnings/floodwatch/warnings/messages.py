@@ -4,6 +4,10 @@
 (e-mail), an HTML version (autoescaped) and an SMS that fits a segment limit and always ends
 with the read-more URL. Numbers are formatted here; sentences live in the Jinja2 templates of
 ``templates/<language>/``. Pure: no clock, no files other than the templates, no settings.
+
+A context with a ``threshold`` is a user's own threshold on a gauge, not an official warning:
+its messages (``threshold_*`` templates) speak of the gauge, its level and trend and the user's
+threshold, with no risk level and no instruction, and say that it is not an official warning.
 """
 
 from __future__ import annotations
@@ -67,6 +71,35 @@ class ModelledFlooding:
 
 
 @dataclass(frozen=True)
+class ThresholdNotice:
+    """A user's own threshold as its message shows it. ``level_m`` is the gauge now (None
+    without a recent reading), observed at ``observed_at``; for an end (``kind`` cancel)
+    ``ended`` says why: the gauge is ``back`` on the other side (since ``since``), or it has
+    no recent readings (``stale``)."""
+
+    station_name: str
+    threshold_m: float
+    direction: Literal["above", "below"] = "above"
+    level_m: float | None = None
+    observed_at: datetime | None = None
+    trend: Trend = "steady"
+    rate_m_per_h: float | None = None
+    label: str | None = None
+    ended: Literal["back", "stale"] = "back"
+    since: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.direction not in ("above", "below"):
+            raise InputError(f"direction must be above or below, not {self.direction!r}")
+        if self.trend not in texts.TREND["en"]:
+            raise InputError(f"trend must be rising, falling or steady, not {self.trend!r}")
+        for name in ("observed_at", "since"):
+            value = getattr(self, name)
+            if value is not None and value.utcoffset() is None:
+                raise InputError(f"{name} must be a timezone-aware datetime")
+
+
+@dataclass(frozen=True)
 class MessageContext:
     """Everything a message says. ``reasons`` are short texts already in ``language``."""
 
@@ -83,6 +116,7 @@ class MessageContext:
     rainfall_24h_mm: float | None = None
     reasons: tuple[str, ...] = ()
     hotline: str | None = "1900 1075"
+    threshold: ThresholdNotice | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "gauges", tuple(self.gauges))
@@ -120,13 +154,14 @@ def render_message(
     ``sms_ascii_only``) and ends with ``ctx.more_url``."""
     view = _view(ctx)
     env = _environment()
+    prefix = f"{ctx.language}/{'threshold_' if ctx.threshold is not None else ''}"
     lang = ctx.language
-    subject = " ".join(env.get_template(f"{lang}/subject.txt").render(view).split())
+    subject = " ".join(env.get_template(f"{prefix}subject.txt").render(view).split())
     view["subject"] = subject
-    text = re.sub(r"\n{3,}", "\n\n", env.get_template(f"{lang}/body.txt").render(view)).strip()
+    text = re.sub(r"\n{3,}", "\n\n", env.get_template(f"{prefix}body.txt").render(view)).strip()
     text += "\n"
-    html = env.get_template(f"{lang}/body.html").render(view)
-    sms_body = env.get_template(f"{lang}/sms.txt").render(view)
+    html = env.get_template(f"{prefix}body.html").render(view)
+    sms_body = env.get_template(f"{prefix}sms.txt").render(view)
     sms = fit_sms(sms_body, ctx.more_url, max_segments=sms_max_segments,
                   ascii_only=sms_ascii_only)
     return Message(subject=subject, text=text, sms=sms, html=html, language=lang,
@@ -220,4 +255,24 @@ def _view(ctx: MessageContext) -> dict[str, Any]:
         "instruction_short": texts.INSTRUCTION_SHORT[lang][instruction_level],
         "more_url": ctx.more_url,
         "hotline": ctx.hotline,
+        "threshold": None if ctx.threshold is None else _threshold_view(ctx.threshold, lang),
+    }
+
+
+def _threshold_view(t: ThresholdNotice, lang: Language) -> dict[str, Any]:
+    def metres(value: float) -> str:
+        return fmt_number(value, 2, lang) + " m"
+
+    return {
+        "station": _one_line(t.station_name),
+        "threshold": metres(t.threshold_m),
+        "above": t.direction == "above",
+        "level": None if t.level_m is None else metres(t.level_m),
+        "observed": None if t.observed_at is None else local_time(t.observed_at),
+        "trend": texts.TREND[lang][t.trend],
+        "rate": (None if t.rate_m_per_h is None or t.trend == "steady"
+                 else fmt_number(abs(t.rate_m_per_h), 2, lang)),
+        "label": None if not t.label else _one_line(t.label),
+        "stale": t.ended == "stale",
+        "since": None if t.since is None else local_time(t.since),
     }

@@ -5,6 +5,10 @@ The message uses what the transition's evidence holds: gauge levels with their B
 station's own, else those in the evidence) and trend, 24 h rain, modelled flooding. The
 transition's reason is written in English by the rules, so it is shown in English messages only;
 Vietnamese messages say the same through the gauge, rain and flooding lines.
+
+A user's own threshold (hazard ``user_threshold:<id>``) becomes a ``ThresholdNotice`` from the
+``threshold`` and ``gauges`` parts of its evidence (``user_thresholds.evidence``): the gauge, its
+level and trend now, the threshold, and for an end why it ended (back across, or stale).
 """
 
 from __future__ import annotations
@@ -14,17 +18,20 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from floodwatch.core.errors import InputError
 from floodwatch.gis_data.models import Area, Station
 from floodwatch.warnings.messages import (
     GaugeReading,
     Message,
     MessageContext,
     ModelledFlooding,
+    ThresholdNotice,
     Trend,
 )
 from floodwatch.warnings.rules import bd_status
 from floodwatch.warnings.tables import AlertTransition
 from floodwatch.warnings.texts import Language
+from floodwatch.warnings.user_thresholds import is_personal
 
 Alarms = tuple[float | None, float | None, float | None]
 EvidenceGauge = tuple[str, float, datetime | None, Mapping[str, Any]]
@@ -59,8 +66,8 @@ def message_context(
     ``rates_m_per_h`` (its recent change); without either it is shown as steady, as the
     templates have no "unknown" trend."""
     evidence = t.evidence or {}
-    gauges = []
-    for code, level_m, _, item in evidence_gauges(evidence):
+    gauges, observed = [], {}
+    for code, level_m, when, item in evidence_gauges(evidence):
         station = stations.get(code)
         alarms = _alarms(station, item.get("bd_m"))
         rate = _num(item, "rate_m_per_h")
@@ -71,6 +78,13 @@ def message_context(
         name = station.name if station is not None else str(item.get("name") or code)
         gauges.append(GaugeReading(name, level_m, alarms, bd_status(level_m, alarms), trend,
                                    rate))
+        observed[name] = when
+    if is_personal(t.hazard):
+        return MessageContext(
+            language=language, kind=t.kind,  # type: ignore[arg-type]
+            level=t.level, previous_level=t.previous_level, ward_name=area.name_vi,
+            ward_code=area.code, as_of=t.at, more_url=more_url(public_url, area.code, language),
+            hotline=hotline, threshold=_threshold(t, gauges, observed))
     return MessageContext(
         language=language, kind=t.kind,  # type: ignore[arg-type]
         level=t.level, previous_level=t.previous_level, ward_name=area.name_vi,
@@ -90,6 +104,32 @@ def webhook_payload(t: AlertTransition, area: Area, message: Message, key: str
         "reason": t.reason, "evidence": t.evidence, "language": message.language,
         "subject": message.subject, "text": message.text, "more_url": message.more_url,
     }
+
+
+def _threshold(t: AlertTransition, gauges: Sequence[GaugeReading],
+               observed: Mapping[str, datetime | None]) -> ThresholdNotice:
+    """The notice of a user's threshold transition (see the module docstring)."""
+    evidence = t.evidence or {}
+    item = evidence.get("threshold")
+    threshold_m = _num(item, "threshold_m") if isinstance(item, Mapping) else None
+    if not isinstance(item, Mapping) or threshold_m is None:
+        raise InputError(f"transition {t.cap_identifier} is a user threshold's, but its evidence "
+                         "does not say the threshold")
+    name = str(item.get("station_name") or item.get("station_code") or "?")
+    gauge = next((g for g in gauges if g.station_name == name), gauges[0] if gauges else None)
+    lifecycle = evidence.get("lifecycle")
+    rule = lifecycle.get("rule") if isinstance(lifecycle, Mapping) else None
+    since = lifecycle.get("clear_since") if isinstance(lifecycle, Mapping) else None
+    return ThresholdNotice(
+        station_name=name, threshold_m=threshold_m,
+        direction="below" if item.get("direction") == "below" else "above",
+        level_m=None if gauge is None else gauge.level_m,
+        observed_at=None if gauge is None else observed.get(gauge.station_name),
+        trend="steady" if gauge is None else gauge.trend,
+        rate_m_per_h=None if gauge is None else gauge.rate_m_per_h,
+        label=str(item["label"]) if item.get("label") else None,
+        ended="stale" if rule == "stale" else "back",
+        since=datetime.fromisoformat(since) if isinstance(since, str) else None)
 
 
 def _num(item: Mapping[str, Any], key: str) -> float | None:

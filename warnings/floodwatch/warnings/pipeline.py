@@ -17,9 +17,10 @@ with its rate of rise; the modelled flooding and 24 h rain of the run's ward-lev
 *no data*, not *gone*: their states are left as they are until their inputs are stale, then
 expire, instead of getting a false all clear.
 
-Not evaluated: users' own thresholds. The store has no table for them yet, and a threshold's
-state would need its own key (area and hazard alone are not enough; the hazard string can carry
-the threshold id, ``user_threshold:<id>``, see ``capdocs.hazard_of``).
+Users' own thresholds (``user_thresholds.py``) go through the same rules and lifecycle, against
+the same gauge reading, keyed ``user_threshold:<id>`` under the gauge's ward; they fire at once
+(``user_thresholds.policy_for``), their transitions are stored and passed to
+``on_transitions`` like the others, but they are personal: no CAP document, not in the index.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from floodwatch.core.db import transaction
 from floodwatch.core.errors import ConfigError, InputError, NotFoundError
 from floodwatch.core.timeutil import as_utc
 from floodwatch.gis_data.models import Region
-from floodwatch.warnings import capdocs, capfeed, inputs
+from floodwatch.warnings import capdocs, capfeed, inputs, user_thresholds
 from floodwatch.warnings.cap import CapAlert, cap_xml, validate
 from floodwatch.warnings.lifecycle import AlertState, LifecyclePolicy, Phase, Transition, step
 from floodwatch.warnings.model import Condition, GaugeReading, Hazard
@@ -123,6 +124,7 @@ class _Assessment:
     ward_level: str
     notes: list[str] = field(default_factory=list)
     to_write: dict[str, bytes] = field(default_factory=dict)  # new and missing CAP files
+    personal: dict[str, user_thresholds.ActiveThreshold] = field(default_factory=dict)
     index: bytes | None = None  # the Atom index, when it needs writing
 
     def run(self, session: Session, on_transitions: OnTransitions | None,
@@ -143,6 +145,12 @@ class _Assessment:
                                   day=self.at.astimezone(tz).date())
         gauges = inputs.read_gauges(session, self.ruleset, at=self.at,
                                     stale_after=self.policy.stale_after)
+        self.personal = user_thresholds.read_active(session, self.region, self.ruleset, wards,
+                                                    rows, self.notes)
+        for key in user_thresholds.orphans(rows, self.personal):
+            session.delete(rows.pop(key))
+        areas = {w.id: w for w in wards.values()}
+        areas |= inputs.read_areas(session, [a for a, _ in rows if a not in areas])
         run = (None if self.run_id is None else inputs.read_run(
             session, self.run_id, region=self.region, at=self.at, ward_level=self.ward_level))
         if run is not None and not run.usable:
@@ -152,17 +160,20 @@ class _Assessment:
             self.ruleset, now=self.at, gauges=gauges.used,
             ward_flooding=model.flooding if model else None,
             rain_24h_mm=model.rain_24h_mm if model else None,
-            rain_as_of=model.valid_at if model and model.rain_24h_mm else None)
+            rain_as_of=model.valid_at if model and model.rain_24h_mm else None,
+            user_thresholds=[t.model for t in self.personal.values()])
         by_key: dict[Key, Condition] = {}
         for c in conditions:
+            if c.hazard is Hazard.USER_THRESHOLD:
+                if (keyed := user_thresholds.for_area(c, self.personal, areas)) is not None:
+                    by_key[keyed[0]] = keyed[1]
+                continue
             ward = wards.get(c.area_code)
             if ward is None:
                 self.notes.append(f"ruleset ward {c.area_code} is not a valid "
                                   f"{self.ward_level} of {self.region}: {c.hazard} not assessed")
                 continue
             by_key[(ward.id, str(c.hazard))] = c
-        areas = {w.id: w for w in wards.values()}
-        areas |= inputs.read_areas(session, [a for a, _ in rows if a not in areas])
         states, new = self._step_all(session, rows, by_key, areas, gauges, run)
         session.add_all(new)
         session.flush()
@@ -192,22 +203,27 @@ class _Assessment:
         for key in sorted(set(rows) | set(by_key)):
             area_id, hazard = key
             try:
-                hazard_enum = Hazard(hazard)
+                hazard_enum = capdocs.hazard_of(hazard)
             except ValueError:
                 self.notes.append(f"state {area_id}/{hazard}: not a hazard this step knows")
                 continue
             code = areas[area_id].code
             row = rows.get(key)
             state = (AlertState(code, hazard_enum) if row is None
-                     else AlertState.from_data(code, hazard, row.status, row.level, row.data))
+                     else AlertState.from_data(code, hazard_enum, row.status, row.level,
+                                               row.data))
             state = replace(state, sequence=max(state.sequence, stored.get(key, 0)))
             condition = by_key.get(key)
-            if (condition is None and hazard_enum in MODEL_HAZARDS and not model_ok
+            known = model_ok and (hazard_enum is not Hazard.WARD_FLOODING
+                                  or bool(run is not None and run.flooding))
+            if (condition is None and hazard_enum in MODEL_HAZARDS and not known
                     and state.last_input_at is not None
                     and self.at - state.last_input_at <= self.policy.stale_after):
                 states[key] = state  # no model figures now: no data, not "gone"
                 continue
-            state, transition = step(state, condition, now=self.at, policy=self.policy)
+            personal = user_thresholds.is_personal(hazard)
+            policy = user_thresholds.policy_for(self.policy) if personal else self.policy
+            state, transition = step(state, condition, now=self.at, policy=policy)
             states[key] = state
             if row is None:
                 row = AlertStateRow(area_id=area_id, hazard=hazard)
@@ -215,28 +231,35 @@ class _Assessment:
             row.status, row.level, row.data = state.phase.value, state.level, state.to_data()
             row.updated_at = self.at  # the assessed time, as in data["updated_at"]
             if transition is not None:
-                new.append(self._transition_row(area_id, transition, condition, gauges, run))
+                new.append(self._transition_row(key, transition, condition, gauges, run))
         return states, new
 
-    def _transition_row(self, area_id: int, t: Transition, condition: Condition | None,
+    def _transition_row(self, key: Key, t: Transition, condition: Condition | None,
                         gauges: inputs.GaugeInputs, run: inputs.RunInputs | None
                         ) -> AlertTransition:
-        evidence = {**t.evidence, "inputs": inputs.inputs_evidence(
-            self.ruleset, t.area_code, at=self.at, run=run, gauges=gauges, condition=condition)}
+        area_id, hazard = key
+        if (personal := self.personal.get(hazard)) is not None:
+            extra = user_thresholds.evidence(personal, self.ruleset, gauges, at=self.at,
+                                             condition=condition)
+        else:
+            extra = {"inputs": inputs.inputs_evidence(self.ruleset, t.area_code, at=self.at,
+                                                      run=run, gauges=gauges,
+                                                      condition=condition)}
         return AlertTransition(
-            area_id=area_id, hazard=str(t.hazard), sequence=t.sequence, kind=str(t.kind),
+            area_id=area_id, hazard=hazard, sequence=t.sequence, kind=str(t.kind),
             level=t.level, previous_level=t.previous_level, at=t.at, reason=t.reason,
-            evidence=evidence, run_id=self.run_id,
-            cap_identifier=capdocs.cap_identifier(self.region, t.area_code, str(t.hazard),
-                                                  t.sequence))
+            evidence={**t.evidence, **extra}, run_id=self.run_id,
+            cap_identifier=capdocs.cap_identifier(self.region, t.area_code, hazard, t.sequence))
 
     def _documents(self, session: Session, new: list[AlertTransition],
                    states: Mapping[Key, AlertState], areas: Mapping[int, inputs.WardRow],
                    tz: ZoneInfo, publish_dir: Path | None, title: str) -> dict[str, bytes]:
         """Build and validate the CAP documents of the new transitions; when publishing and
         anything changed, also the index of the alerts in force and any of their newest
-        documents missing on disk (rebuilt from the store)."""
-        active = sorted(k for k, s in states.items() if s.phase in IN_FORCE)
+        documents missing on disk (rebuilt from the store). Users' own thresholds have none."""
+        new = [t for t in new if not user_thresholds.is_personal(t.hazard)]
+        active = sorted(k for k, s in states.items()
+                        if s.phase in IN_FORCE and not user_thresholds.is_personal(k[1]))
         missing: list[Key] = []
         index_due = False
         if publish_dir is not None:

@@ -242,16 +242,19 @@ def rapid_rise_condition(
 
 
 def user_threshold_condition(
-    threshold: UserThreshold, reading: GaugeReading, *, as_of: datetime, level: int = 1
+    threshold: UserThreshold, reading: GaugeReading, *, as_of: datetime, level: int = 1,
+    station_name: str | None = None,
 ) -> Condition | None:
-    """In force while the gauge is on the threshold's side (see UserThreshold)."""
+    """In force while the gauge is on the threshold's side (see UserThreshold); the reason
+    names the gauge by ``station_name`` when given, e.g. "Kim Long 2.57 m ≥ your threshold
+    2.50 m"."""
     _finite(reading.level_m, "water level")
     above = reading.level_m >= threshold.level_m
     if above != (threshold.direction == "above"):
         return None
     sign = "≥" if above else "<"
-    reason = (f"gauge {reading.station_code} {reading.level_m:.2f} m {sign} your threshold "
-              f"{threshold.level_m:.2f} m")
+    name = station_name or f"gauge {reading.station_code}"
+    reason = f"{name} {reading.level_m:.2f} m {sign} your threshold {threshold.level_m:.2f} m"
     evidence = {"threshold_id": threshold.id, "station_code": threshold.station_code,
                 "level_m": reading.level_m, "threshold_m": threshold.level_m,
                 "direction": threshold.direction}
@@ -303,8 +306,10 @@ def evaluate(
         out.append(ward_flooding_condition(ruleset, ward, stats, as_of=now))
     for t in user_thresholds:
         if t.station_code in gauges:
-            out.append(user_threshold_condition(t, gauges[t.station_code], as_of=now,
-                                                level=ruleset.user_threshold_level))
+            rule = ruleset.gauges.get(t.station_code)
+            out.append(user_threshold_condition(
+                t, gauges[t.station_code], as_of=now, level=ruleset.user_threshold_level,
+                station_name=rule.name if rule is not None else None))
     return sorted((c for c in out if c is not None),
                   key=lambda c: (c.area_code, c.hazard, c.evidence.get("threshold_id", "")))
 

@@ -6,11 +6,18 @@ anything is stored. One address per channel (e-mail addresses regardless of case
 again while active is refused; adding an address that was removed brings its subscription back
 with the new choices. Removing keeps the
 subscription (inactive) with its delivery history; ``purge`` deletes both.
+
+A subscription may also have its own thresholds on the river gauges the warnings watch ("tell
+me when Kim Long reaches 2.50 m", see ``user_thresholds.py``): a station by code or name, a
+level from 0 m to twice the gauge's historic maximum (twice its highest alarm level when the
+maximum is unknown). They count while the subscription is active; removing one keeps it
+(inactive), ends its alert without a message and drops its undelivered notifications.
 """
 
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -21,13 +28,29 @@ from sqlalchemy.orm import Session
 
 from floodwatch.core.errors import InputError, NotFoundError
 from floodwatch.core.timeutil import utcnow
-from floodwatch.gis_data.models import Area, Region
+from floodwatch.gis_data.models import Area, Region, Station
 from floodwatch.gis_data.names import ascii_name
 from floodwatch.warnings.channels import validate_address
-from floodwatch.warnings.tables import Notification, Subscription, SubscriptionArea
+from floodwatch.warnings.ruleset import Ruleset
+from floodwatch.warnings.tables import (
+    AlertStateRow,
+    AlertTransition,
+    Notification,
+    Subscription,
+    SubscriptionArea,
+    UserThresholdRow,
+)
 from floodwatch.warnings.texts import LANGUAGES
+from floodwatch.warnings.user_thresholds import (
+    hazard_key,
+    resolve_station,
+    sane_maximum,
+    threshold_gauge,
+)
 
 NAME_PREFIXES = ("phuong ", "xa ", "thi tran ", "ward ", "commune ")
+DIRECTIONS = ("above", "below")
+MAX_THRESHOLDS = 10  # active thresholds per subscription
 
 
 @dataclass(frozen=True)
@@ -43,6 +66,19 @@ class SubscriptionView:
     areas: tuple[tuple[str, str], ...]  # (code, name), sorted by code
 
 
+@dataclass(frozen=True)
+class ThresholdView:
+    id: int
+    subscription_id: int
+    station_code: str
+    station_name: str
+    level_m: float
+    direction: str
+    label: str | None
+    active: bool
+    created_at: datetime
+
+
 def add_subscription(
     session: Session, *, region: str, wards: Sequence[str], channel: str, address: str,
     language: str = "vi", min_level: int = 1, label: str | None = None, level: str = "ward",
@@ -54,9 +90,7 @@ def add_subscription(
         raise InputError(f"language must be {' or '.join(LANGUAGES)}, not {language!r}")
     if not 1 <= min_level <= 5:
         raise InputError(f"the minimum risk level must be 1 to 5, not {min_level}")
-    label = (label or "").strip() or None
-    if label is not None and len(label) > 200:
-        raise InputError("the label must be at most 200 characters")
+    label = _label(label)
     areas = resolve_areas(session, region, wards, level=level)
     same = (sa.func.lower(Subscription.address) == address.lower() if channel == "email"
             else Subscription.address == address)  # one mailbox, however its case is written
@@ -104,9 +138,95 @@ def remove_subscription(session: Session, subscription_id: int, *, purge: bool =
     if sending:
         raise InputError(f"subscription {sub.id} has a notification being sent right now; "
                          "try again in a minute")
+    _forget_thresholds(session, list(session.scalars(
+        sa.select(UserThresholdRow.id).where(UserThresholdRow.subscription_id == sub.id))))
     session.delete(sub)
     session.flush()
     return view
+
+
+def add_threshold(
+    session: Session, subscription_id: int, *, station: str, level_m: float,
+    direction: str = "above", label: str | None = None, ruleset: Ruleset | None = None,
+) -> ThresholdView:
+    """Give a subscription its own level on a river gauge (``station`` by code or name; the
+    gauge must be one of the region's ruleset, ``ruleset`` by default the station region's)."""
+    sub = session.get(Subscription, subscription_id)
+    if sub is None:
+        raise NotFoundError(f"no subscription {subscription_id}")
+    if not sub.active:
+        raise InputError(f"subscription {sub.id} is removed; subscribe again first")
+    if direction not in DIRECTIONS:
+        raise InputError(f"the direction must be above or below, not {direction!r}")
+    label = _label(label)
+    found = resolve_station(session, station)
+    gauge = threshold_gauge(found, ruleset)
+    high, why = sane_maximum(gauge)
+    if not math.isfinite(level_m):
+        raise InputError(f"the threshold level must be a number of metres, not {level_m}")
+    if not 0.0 <= level_m <= high:
+        raise InputError(f"the threshold at {gauge.name} must be 0 to {high:.2f} m ({why}), "
+                         f"not {level_m:g} m")
+    mine = list(session.scalars(sa.select(UserThresholdRow).where(
+        UserThresholdRow.subscription_id == sub.id, UserThresholdRow.active)))
+    same = next((t for t in mine if t.station_id == found.id and t.direction == direction
+                 and math.isclose(t.level_m, level_m, abs_tol=0.005)), None)
+    if same is not None:
+        raise InputError(f"subscription {sub.id} already has this threshold (threshold "
+                         f"{same.id})")
+    if len(mine) >= MAX_THRESHOLDS:
+        raise InputError(f"subscription {sub.id} already has {len(mine)} thresholds, the most "
+                         "allowed; remove one first")
+    row = UserThresholdRow(subscription_id=sub.id, station_id=found.id, level_m=level_m,
+                           direction=direction, label=label, active=True)
+    session.add(row)
+    session.flush()
+    return _threshold_views(session, [row])[0]
+
+
+def list_thresholds(session: Session, subscription_id: int | None = None, *,
+                    include_inactive: bool = False) -> list[ThresholdView]:
+    """The thresholds of one subscription, or of all."""
+    query = sa.select(UserThresholdRow).order_by(UserThresholdRow.id)
+    if subscription_id is not None:
+        if session.get(Subscription, subscription_id) is None:
+            raise NotFoundError(f"no subscription {subscription_id}")
+        query = query.where(UserThresholdRow.subscription_id == subscription_id)
+    if not include_inactive:
+        query = query.where(UserThresholdRow.active)
+    return _threshold_views(session, list(session.scalars(query)))
+
+
+def remove_threshold(session: Session, threshold_id: int) -> ThresholdView:
+    """Stop a threshold: kept inactive; its alert ends without a message and its undelivered
+    notifications are dropped."""
+    row = session.get(UserThresholdRow, threshold_id)
+    if row is None:
+        raise NotFoundError(f"no threshold {threshold_id}")
+    row.active = False
+    _forget_thresholds(session, [row.id])
+    session.flush()
+    return _threshold_views(session, [row])[0]
+
+
+def _forget_thresholds(session: Session, ids: Sequence[int]) -> None:
+    """End the alerts of these thresholds without a message and drop their undelivered
+    notifications."""
+    keys = [hazard_key(i) for i in ids]
+    if not keys:
+        return
+    session.execute(sa.delete(AlertStateRow).where(AlertStateRow.hazard.in_(keys)))
+    theirs = sa.select(AlertTransition.id).where(AlertTransition.hazard.in_(keys))
+    session.execute(sa.update(Notification).where(
+        Notification.status == "pending", Notification.transition_id.in_(theirs))
+        .values(status="dead", last_error="threshold removed before delivery"))
+
+
+def _label(label: str | None) -> str | None:
+    label = (label or "").strip() or None
+    if label is not None and len(label) > 200:
+        raise InputError("the label must be at most 200 characters")
+    return label
 
 
 def resolve_areas(session: Session, region: str, wards: Sequence[str], *, level: str = "ward",
@@ -182,3 +302,12 @@ def _views(session: Session, subs: Sequence[Subscription]) -> list[SubscriptionV
         areas[sub_id].append((code, name))
     return [SubscriptionView(s.id, s.channel, s.address, s.language, s.min_level, s.label,
                              s.active, s.created_at, tuple(areas[s.id])) for s in subs]
+
+
+def _threshold_views(session: Session, rows: Sequence[UserThresholdRow]) -> list[ThresholdView]:
+    stations = {i: station for i, station in session.execute(sa.select(Station.id, Station)
+                                                             .where(Station.id.in_(
+                                                                 {r.station_id for r in rows})))}
+    return [ThresholdView(r.id, r.subscription_id, stations[r.station_id].code,
+                          stations[r.station_id].name, r.level_m, r.direction, r.label,
+                          r.active, r.created_at) for r in rows]

@@ -1,5 +1,6 @@
 """The warnings component's tables: alert state per area and hazard, every transition with its
-reason, subscriptions, the notification outbox and each delivery attempt.
+reason, subscriptions and their users' own gauge thresholds, the notification outbox and each
+delivery attempt.
 
 Exactly once per subscriber and transition: ``notifications`` has one row per (transition,
 subscription) (a unique constraint) with an idempotency key; the dispatcher claims a row
@@ -118,3 +119,29 @@ class DeliveryAttempt(Base):
     ok: Mapped[bool] = mapped_column(sa.Boolean)
     temporary: Mapped[bool | None] = mapped_column(sa.Boolean)
     detail: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class UserThresholdRow(Base):
+    """A subscriber's own level on a river gauge ("tell me when Kim Long goes above 2.50 m").
+
+    ``direction`` is that of ``model.UserThreshold``: "above" is in force at or above
+    ``level_m``, "below" strictly below it. Its lifecycle state lives in ``alert_states`` under
+    the gauge's ward with the hazard ``user_threshold:<id>``; its transitions go to its own
+    subscription only and are never published (see ``user_thresholds.py``). Removing one keeps
+    the row (inactive); the ids are never reused (``sqlite_autoincrement``), so an old state or
+    transition never passes to a new threshold.
+    """
+
+    __tablename__ = "user_thresholds"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("subscriptions.id", ondelete="CASCADE"), index=True)
+    station_id: Mapped[int] = mapped_column(sa.ForeignKey("stations.id", ondelete="CASCADE"),
+                                            index=True)
+    level_m: Mapped[float] = mapped_column(sa.Float)
+    direction: Mapped[str] = mapped_column(sa.String(8), default="above")  # above | below
+    label: Mapped[str | None] = mapped_column(sa.String(200))
+    active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from floodwatch.gis_data.models import Area, Reading, Station
 from floodwatch.warnings.tables import AlertStateRow, AlertTransition
+from floodwatch.warnings.user_thresholds import public_only
 from floodwatch.web_map.payloads import ActiveAlert, RecentTransition
 from floodwatch.web_map.queries import IN_FORCE, latest_run
 
@@ -35,7 +36,8 @@ def active_alerts(session: Session, region: str, level: str, today: date, now: d
         sa.select(AlertStateRow.area_id, AlertStateRow.hazard, AlertStateRow.status,
                   AlertStateRow.level, Area.code, Area.name_vi)
         .join(Area, Area.id == AlertStateRow.area_id)
-        .where(AlertStateRow.status.in_(IN_FORCE), *_wards(region, level, today))
+        .where(AlertStateRow.status.in_(IN_FORCE), public_only(AlertStateRow.hazard),
+               *_wards(region, level, today))
     ).all()
     newest = _newest_changes(session, sorted({r.area_id for r in rows}), now)
     alerts = []
@@ -57,7 +59,7 @@ def _newest_changes(session: Session, area_ids: Sequence[int], now: datetime
     rank = sa.func.row_number().over(partition_by=(t.area_id, t.hazard),
                                      order_by=(t.at.desc(), t.id.desc())).label("rank")
     ranked = (sa.select(t.area_id, t.hazard, t.at, t.reason, t.cap_identifier, rank)
-              .where(t.area_id.in_(area_ids), t.at <= now).subquery())
+              .where(t.area_id.in_(area_ids), t.at <= now, public_only(t.hazard)).subquery())
     rows = session.execute(sa.select(ranked).where(ranked.c.rank == 1))
     return {(r.area_id, r.hazard): r for r in rows}
 
@@ -71,7 +73,7 @@ def recent_transitions(session: Session, region: str, level: str, today: date, *
         sa.select(t.hazard, t.kind, t.level, t.previous_level, t.at, t.reason, t.evidence,
                   t.cap_identifier, Area.code, Area.name_vi)
         .join(Area, Area.id == t.area_id)
-        .where(t.at > since, t.at <= now, *_wards(region, level, today))
+        .where(t.at > since, t.at <= now, public_only(t.hazard), *_wards(region, level, today))
         .order_by(t.at.desc(), t.id.desc()).limit(MAX_RECENT)
     ).all()
     return [RecentTransition(

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from floodwatch.gis_data.models import Area, Reading, Region, River, Station
 from floodwatch.hydro.models import AreaResult, FloodExtent, FloodPoint, ModelRun
 from floodwatch.warnings.tables import AlertStateRow, AlertTransition
+from floodwatch.warnings.user_thresholds import public_only
 from floodwatch.web_map.gauges import HIDDEN_FLAGS, SERIES_WINDOW
 
 #: Alert statuses that put a ward's level in force.
@@ -43,7 +44,8 @@ def alert_levels(session: Session, area_ids: Sequence[int]) -> dict[int, dict[st
     """Per area, the level of each hazard in force (firing or resolving)."""
     rows = session.execute(
         sa.select(AlertStateRow.area_id, AlertStateRow.hazard, AlertStateRow.level)
-        .where(AlertStateRow.area_id.in_(area_ids), AlertStateRow.status.in_(IN_FORCE))
+        .where(AlertStateRow.area_id.in_(area_ids), AlertStateRow.status.in_(IN_FORCE),
+               public_only(AlertStateRow.hazard))
     )
     levels: dict[int, dict[str, int]] = defaultdict(dict)
     for area_id, hazard, level in rows:
@@ -58,7 +60,7 @@ def newest_transitions(session: Session, area_ids: Sequence[int], now: datetime
     rank = sa.func.row_number().over(partition_by=(t.area_id, t.hazard),
                                      order_by=(t.at.desc(), t.id.desc())).label("rank")
     ranked = (sa.select(t.id, t.area_id, t.hazard, t.kind, t.level, t.at, t.reason, rank)
-              .where(t.area_id.in_(area_ids), t.at <= now).subquery())
+              .where(t.area_id.in_(area_ids), t.at <= now, public_only(t.hazard)).subquery())
     newest: dict[int, dict[str, Any]] = defaultdict(dict)
     for row in session.execute(sa.select(ranked).where(ranked.c.rank == 1)):
         newest[row.area_id][row.hazard] = row
