@@ -137,3 +137,14 @@ def test_toml_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert StoreSettings().data_dir == tmp_path / "from-toml"
     monkeypatch.setenv("FLOODWATCH_DATA_DIR", str(tmp_path / "from-env"))
     assert StoreSettings().data_dir == tmp_path / "from-env"  # the environment wins
+
+
+@pytest.mark.parametrize("args, says", [
+    (["region", "show"], "Missing argument 'region'"),
+    (["cycle", "run", "--bogus"], "No such option: --bogus"),
+    (["no-such-command"], "No such command"),
+])
+def test_usage_errors_exit_2_with_the_usage(args: list[str], says: str,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(args) == 2
+    assert says in capsys.readouterr().err

@@ -66,6 +66,11 @@ def test_replay_run_prints_the_timeline_at_the_hours_of_the_data(
         assert b"<status>Exercise</status>" in document
     assert queued == sum(1 for t in transitions if t.split("-")[2] == QUANG_DIEN)
     assert f"{len(transitions)} alert transitions → {len(transitions)} CAP documents" in out
+    # the static snapshot of the last step, beside the CAP files
+    snapshot = tmp_path / "publish"
+    assert (snapshot / "index.html").is_file() and (snapshot / "cap" / "index.atom").is_file()
+    assert b'"as_of":"2025-11-16T21:00:00+00:00"' in (snapshot / "api" / "areas.geojson"
+                                                       ).read_bytes().replace(b" ", b"")
     # again: nothing new (the same runs, no transitions, no notifications)
     assert cli(args) == 0
     assert "(0 new in this run)" in capsys.readouterr().out

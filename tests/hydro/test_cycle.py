@@ -137,7 +137,8 @@ def test_rain_gauges_give_accumulations_and_ward_rainfall(hue: Engine, tmp_path:
         for h in range(30):
             at = PEAK - timedelta(hours=h)
             s.add(Reading(station_id=sid, parameter="rainfall", observed_at=at, value=10.0,
-                          unit="mm", flags="spike" if h == 3 else "", source="test"))
+                          unit="mm", source="test",
+                          flags={3: "spike", 4: "estimated|provisional"}.get(h, "")))
     result = run_cycle(hue, "hue", at=PEAK, data_dir=tmp_path)
     [rain] = [i for i in result.output.stats["ward"].itertuples() if i.Index == PHU_XUAN]
     assert rain.rain_24h_mm == pytest.approx(230.0)  # 23 valid hours of 10 mm
@@ -180,7 +181,8 @@ def test_a_region_without_terrain_gets_figures_but_no_flood_depth(
     result = run_cycle(engine, "newcity", at=PEAK, data_dir=tmp_path)
     assert result.output.depth is None and result.status == "ok"
     assert any("no terrain" in n for n in result.notes)
-    assert len(_ward_results(engine, result.run_id)) == 40
+    wards = _ward_results(engine, result.run_id)
+    assert len(wards) == 40 and all(r.flooded_share is None for r in wards.values())
 
 
 def cli_load(engine: Engine, wards: Path) -> int:
@@ -223,6 +225,13 @@ def test_the_scheduler_runs_the_cycle_then_what_follows(hue: Engine, tmp_path: P
     result = job.func()
     assert seen == [result] and result.status == "partial"
     assert {s["station"] for s in result.stale_inputs} == {"71520", "71518"}
+    # no fresh river gauge: flooding is unknown in this run, not "nothing flooded"
+    assert result.output.depth is None
+    assert any("flood depth not modelled" in n for n in result.notes)
+    wards = _ward_results(hue, result.run_id)
+    assert len(wards) == 40
+    assert all(r.flooded_share is None and r.flooded_km2 is None and r.people_affected is None
+               for r in wards.values())
     assert abs((result.valid_at - datetime.now(UTC)).total_seconds()) < 120
 
 

@@ -341,8 +341,8 @@ def add_run(engine: Engine, valid_at: datetime, status: str = "ok",
         s.flush()
         ids = dict(s.execute(sa.select(Area.code, Area.id).where(Area.level == "ward")).all())
         for code, values in (results or {}).items():
-            s.add(AreaResult(run_id=run.id, area_id=ids[code], flooded_km2=1.0,
-                             mean_depth_m=None, **values))
+            s.add(AreaResult(run_id=run.id, area_id=ids[code],
+                             **{"flooded_km2": 1.0, "mean_depth_m": None, **values}))
         return run.id
 
 
@@ -418,3 +418,22 @@ def test_the_callback_runs_in_the_same_transaction(engine: Engine, tmp_path: Pat
                 for r in s.scalars(sa.select(AlertStateRow))} == states
     retried = assess(engine, "hue", at=at, publish_dir=tmp_path, cap_options=OPTIONS)
     assert retried.transitions and not retried.skipped
+
+
+def test_a_run_that_could_not_model_flooding_is_no_data_for_ward_flooding(
+        engine: Engine, tmp_path: Path) -> None:
+    """Runs whose flood figures are unknown (NULL: no fresh river gauge) while their rain is
+    known: the ward-flooding alert is neither cleared nor kept forever; it expires as stale."""
+    hue_store(engine)
+    t0 = datetime(2025, 11, 17, 0, tzinfo=UTC)
+    flooded = {"19774": {"flooded_share": 0.3, "max_depth_m": 1.2, "people_affected": 500}}
+    unknown = {"19774": {"flooded_share": None, "flooded_km2": None, "max_depth_m": None,
+                         "people_affected": None, "rain_24h_mm": 5.0}}
+    for i in range(2):
+        assess(engine, "hue", at=t0 + i * H, run_id=add_run(engine, t0 + i * H, results=flooded),
+               cap_options=OPTIONS)
+    later = [assess(engine, "hue", at=t0 + i * H, cap_options=OPTIONS,
+                    run_id=add_run(engine, t0 + i * H, results=unknown)) for i in range(2, 10)]
+    flooding = [t for r in later for t in r.transitions if t.hazard == "ward_flooding"]
+    assert [(t.at, t.kind) for t in flooding] == [(t0 + H + STALE + H, "cancel")]
+    assert flooding[0].reason.startswith("inputs stale")

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from floodwatch.cli import cycle, db, feeds, notify, region, replay, serve, subscribe
+from floodwatch.cli import cycle, db, export, feeds, notify, region, replay, serve, subscribe
 from floodwatch.cli.context import CliContext
 from floodwatch.core.errors import (
     ConfigError,
@@ -48,6 +48,7 @@ GROUPS: list[tuple[str, typer.Typer]] = [
     ("cycle", cycle.app),
     ("subscribe", subscribe.app),
     ("notify", notify.app),
+    ("export", export.app),
 ]
 for _name, _group in GROUPS:
     app.add_typer(_group, name=_name)
@@ -92,12 +93,14 @@ def run(argv: list[str] | None = None) -> int:
         message = str(exc).splitlines()[0] if isinstance(exc, ValidationError) else str(exc)
         typer.echo(f"error: {message}", err=True)
         return _exit_code(exc)
+    except typer.TyperException as exc:  # usage errors (typer carries its own click)
+        show, code = getattr(exc, "show", None), getattr(exc, "exit_code", 2)
+        if callable(show):
+            show()
+        else:
+            typer.echo(f"error: {exc}", err=True)
+        return int(code)
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
         if debug:
             raise
         typer.echo(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for the "

@@ -27,6 +27,7 @@ from floodwatch.warnings import rules
 from floodwatch.warnings.ruleset import load_ruleset
 from floodwatch.warnings.settings import WarningsSettings
 from floodwatch.warnings.tables import AlertTransition, Notification
+from floodwatch.warnings.user_thresholds import public_only
 
 
 def run(
@@ -136,7 +137,7 @@ def _print_timeline(engine: sa.Engine, region: str, start: datetime, end: dateti
                       AlertTransition.level, AlertTransition.at, AlertTransition.evidence)
             .join(Area, Area.id == AlertTransition.area_id)
             .where(Area.region == region, AlertTransition.at >= start,
-                   AlertTransition.at <= end)
+                   AlertTransition.at <= end, public_only(AlertTransition.hazard))
             .order_by(Area.name_vi, AlertTransition.hazard, AlertTransition.at)).all()
     by_ward: dict[tuple[str, str], list[sa.Row]] = defaultdict(list)
     for r in rows:

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from floodwatch.core.errors import InputError
 from floodwatch.core.timeutil import as_utc
 from floodwatch.gis_data.models import Reading, Station
-from floodwatch.hydro.feeds.base import INFORMATIVE_FLAGS, Parameter
+from floodwatch.hydro.feeds.base import FLAG_SEPARATOR, INFORMATIVE_FLAGS, Parameter
 from floodwatch.hydro.feeds.grid import open_rainfall
 from floodwatch.hydro.rainfall import WINDOWS_H, accumulate
 
@@ -52,7 +52,7 @@ class CycleInputs:
 def usable(value: float | None, flags: str) -> bool:
     if value is None or value != value:  # NaN
         return False
-    return all(f in INFORMATIVE_FLAGS for f in filter(None, flags.split(",")))
+    return all(f in INFORMATIVE_FLAGS for f in filter(None, flags.split(FLAG_SEPARATOR)))
 
 
 def read_inputs(engine: Engine, region: str, at: datetime, *, stale_after: timedelta,

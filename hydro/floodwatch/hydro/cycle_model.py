@@ -111,6 +111,9 @@ def water_surface(grid: RegionGrid, levels: dict[str, Level], notes: list[str]
             if profile is not None:
                 profiles[reach.river] = profile
                 np.fmax(wse, profile.at(reach.chainage), out=wse)
+    if grid.reaches and not profiles:
+        notes.append("no fresh river gauge: flood depth not modelled in this run")
+        return None
     if np.isnan(wse).all():
         notes.append("no water to spread: no static water and no fresh river gauge")
         return None
@@ -214,11 +217,11 @@ def _level_stats(level: ZoneLevel, depth: xr.DataArray | None, rain: xr.DataArra
     if depth is not None:
         frame = flood_stats(level.index, depth, min_depth_m=params.min_depth_m,
                             population=level.population)
-    else:
+    else:  # not modelled: unknown, not zero
         frame = pd.DataFrame(index=pd.Index(level.index.codes, name="code"))
-        frame["flooded_km2"], frame["flooded_share"] = 0.0, 0.0
-        frame["mean_depth_m"], frame["max_depth_m"] = np.nan, np.nan
-        frame["people_affected"] = pd.array([0] * len(frame), dtype="Int64")
+        for column in ("flooded_km2", "flooded_share", "mean_depth_m", "max_depth_m"):
+            frame[column] = np.nan
+        frame["people_affected"] = pd.array([pd.NA] * len(frame), dtype="Int64")
     frame["rain_24h_mm"] = areal_mean(level.index, rain) if rain is not None else np.nan
     return frame[STAT_COLUMNS]
 

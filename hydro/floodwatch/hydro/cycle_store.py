@@ -57,15 +57,19 @@ def _area_results(run_id: int, output: CycleOutput, levels: list[ZoneLevel]
         frame = output.stats[level.level]
         for code, r in frame.iterrows():
             area_id = level.area_ids.get(str(code))
-            if area_id is None or pd.isna(r["flooded_share"]):
+            if area_id is None or (output.depth is not None and pd.isna(r["flooded_share"])):
                 continue  # an area outside the grid: no figures rather than zeros
+            modelled = output.depth is not None
+            people = r["people_affected"]
             rows.append(AreaResult(
                 run_id=run_id, area_id=area_id,
-                flooded_km2=round(float(r["flooded_km2"]), 4),
-                flooded_share=round(float(r["flooded_share"]), 5),
+                flooded_km2=_number(r["flooded_km2"], 4),
+                flooded_share=_number(r["flooded_share"], 5),
                 mean_depth_m=_number(r["mean_depth_m"], 3),
                 max_depth_m=_number(r["max_depth_m"], 3),
-                people_affected=0 if pd.isna(r["people_affected"]) else int(r["people_affected"]),
+                # unknown population: 0 affected is all that can be said of a modelled run
+                people_affected=(int(people) if not pd.isna(people) else 0) if modelled
+                else None,
                 rain_24h_mm=_number(r["rain_24h_mm"], 1)))
     return rows
 

@@ -62,11 +62,13 @@ class AreaResult(Base):
                                         primary_key=True)
     area_id: Mapped[int] = mapped_column(sa.ForeignKey("areas.id", ondelete="CASCADE"),
                                          primary_key=True, index=True)
-    flooded_km2: Mapped[float] = mapped_column(sa.Float)
-    flooded_share: Mapped[float] = mapped_column(sa.Float)
+    # NULL when the run did not model flooding (no terrain, or no fresh river gauge): unknown,
+    # which is not "nothing flooded"
+    flooded_km2: Mapped[float | None] = mapped_column(sa.Float)
+    flooded_share: Mapped[float | None] = mapped_column(sa.Float)
     mean_depth_m: Mapped[float | None] = mapped_column(sa.Float)
     max_depth_m: Mapped[float | None] = mapped_column(sa.Float)
-    people_affected: Mapped[int] = mapped_column(sa.Integer)
+    people_affected: Mapped[int | None] = mapped_column(sa.Integer)
     rain_24h_mm: Mapped[float | None] = mapped_column(sa.Float)
 
 

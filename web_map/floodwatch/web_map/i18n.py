@@ -42,6 +42,8 @@ UI: dict[str, tuple[str, str]] = {  # key: (vi, en)
     "why": ("Lý do", "Why"),
     "what_to_do": ("Nên làm gì", "What to do"),
     "modelled": ("Mô hình ngập", "Modelled flooding"),
+    "not_modelled": ("không tính được (thiếu số liệu mực nước mới)",
+                     "not computed (no fresh river levels)"),
     "flooded_share": ("Diện tích ngập", "Area flooded"),
     "mean_depth": ("Độ sâu trung bình", "Mean depth"),
     "max_depth": ("Độ sâu lớn nhất", "Greatest depth"),

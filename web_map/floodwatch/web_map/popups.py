@@ -66,11 +66,16 @@ def ward_popup(ward: WardState, state: MapState) -> Markup:
         parts.append(Markup("<p><b>{}:</b> {}</p>").format(t("what_to_do"), both(todo)))
     f = ward.figures
     if f is not None and state.run is not None:
-        rows = [(t("flooded_share"), Markup("{} ({})").format(
-            both(number(100 * f.flooded_share, 0, "%")), both(number(f.flooded_km2, 2, "km²"))))]
+        if f.flooded_share is None or f.flooded_km2 is None:
+            rows = [(t("flooded_share"), t("not_modelled"))]
+        else:
+            rows = [(t("flooded_share"), Markup("{} ({})").format(
+                both(number(100 * f.flooded_share, 0, "%")),
+                both(number(f.flooded_km2, 2, "km²"))))]
         rows += [(t(key), both(number(v, 2, "m"))) for key, v in
                  (("mean_depth", f.mean_depth_m), ("max_depth", f.max_depth_m)) if v is not None]
-        rows.append((t("people_affected"), both(number(f.people_affected, 0))))
+        if f.people_affected is not None:
+            rows.append((t("people_affected"), both(number(f.people_affected, 0))))
         if f.rain_24h_mm is not None:
             rows.append((t("rain_24h"), both(number(f.rain_24h_mm, 0, "mm"))))
         parts.append(Markup('<h4>{} <span class="fw-muted">{} {}</span></h4>{}').format(

@@ -62,13 +62,14 @@ class RunInfo:
 
 @dataclass(frozen=True)
 class AreaFigures:
-    """The latest run's figures for one ward (``area_results``)."""
+    """The latest run's figures for one ward (``area_results``); the flood figures are None when
+    the run did not model flooding (no terrain, or no fresh river gauge)."""
 
-    flooded_km2: float
-    flooded_share: float  # 0–1
+    flooded_km2: float | None
+    flooded_share: float | None  # 0–1
     mean_depth_m: float | None
     max_depth_m: float | None
-    people_affected: int
+    people_affected: int | None
     rain_24h_mm: float | None
 
 

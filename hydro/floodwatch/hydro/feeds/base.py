@@ -53,6 +53,8 @@ class Flag(enum.StrEnum):
 
 
 #: Flags that come from the source itself and do not stop a value being used for alerts.
+#: Between the flags of a stored reading ("provisional|spike").
+FLAG_SEPARATOR = "|"
 INFORMATIVE_FLAGS = frozenset({Flag.PROVISIONAL, Flag.ESTIMATED})
 
 
@@ -78,7 +80,7 @@ class Observation:
     @property
     def flags_text(self) -> str:
         """Flags as stored and printed: sorted, separated by ``|``."""
-        return "|".join(sorted(self.flags))
+        return FLAG_SEPARATOR.join(sorted(self.flags))
 
 
 @dataclass(frozen=True, slots=True)
