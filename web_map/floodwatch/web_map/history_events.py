@@ -16,6 +16,7 @@ from floodwatch.core.errors import InputError
 from floodwatch.gis_data.models import Area
 from floodwatch.warnings.rules import BD_NAMES
 from floodwatch.warnings.tables import AlertTransition, Notification, Subscription
+from floodwatch.warnings.user_thresholds import public_only
 from floodwatch.web_map.history import (
     EngineLike,
     Instant,
@@ -113,7 +114,9 @@ def alerts(engine: EngineLike, region: str, since: Instant = None, until: Instan
 
 
 def _hazard(hazard: str | None) -> list[sa.ColumnElement[bool]]:
-    return [] if hazard is None else [AlertTransition.hazard == hazard]
+    """Public alerts only (users' own thresholds are personal), of one hazard if given."""
+    public = [public_only(AlertTransition.hazard)]
+    return public if hazard is None else [*public, AlertTransition.hazard == hazard]
 
 
 def alert_periods(engine: EngineLike, region: str, since: Instant = None, until: Instant = None,
