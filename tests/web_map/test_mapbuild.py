@@ -21,7 +21,7 @@ from floodwatch.gis_data.models import Area, Station
 from floodwatch.warnings.model import RISK_COLOURS
 from floodwatch.web_map.assets import VENDOR_DIR, VENDORED, page_links
 from floodwatch.web_map.mapbuild import build_map
-from floodwatch.web_map.palette import BD_COLOURS, STALE_COLOUR
+from floodwatch.web_map.palette import BD_COLOURS, NO_BD_COLOUR, STALE_COLOUR
 from floodwatch.web_map.settings import TileSetting, WebMapSettings
 from floodwatch.web_map.state import (
     AreaFigures,
@@ -212,6 +212,9 @@ def test_hue_page_layers_and_gauges(hue_page: tuple[Scenario, str]) -> None:
                           "A11984FB-8CAD-44D7-BF9E-A0E881483E47"}  # Bình Điền has no point
     kim_long = codes["71520"]["properties"]
     assert kim_long["style"]["fillColor"] == BD_COLOURS[2]
+    reservoir = codes["A11984FB-8CAD-44D7-BF9E-A0E881483E47"]["properties"]  # Hương Điền
+    assert reservoir["style"]["fillColor"] == NO_BD_COLOUR  # no BĐ levels: not "below BĐ I"
+    assert "Hồ chứa, trạm đo mưa (không có mức BĐ)" in html
     popup = kim_long["popup"]
     assert "3,01 m" in popup and "3.01 m" in popup and "Trên BĐ II" in popup
     assert popup.count('stroke-dasharray="5 3"') == 3  # BĐ I, II, III on the hydrograph

@@ -76,6 +76,8 @@ UI: dict[str, tuple[str, str]] = {  # key: (vi, en)
                     "Disaster risk level (Decision 18/2021/QĐ-TTg)"),
     "legend_gauges": ("Trạm đo mực nước", "Water-level gauges"),
     "legend_stale": ("Số liệu cũ hoặc lỗi", "Out of date or failing"),
+    "legend_no_bd": ("Hồ chứa, trạm đo mưa (không có mức BĐ)",
+                     "Reservoir, rain gauge (no BĐ levels)"),
     "legend_depth": ("Độ sâu ngập (mô hình)", "Flood depth (modelled)"),
     "legend_rain": ("Mưa 24 giờ (mm)", "24-hour rainfall (mm)"),
     "approx_terrain": ("địa hình gần đúng: vùng ngập chỉ mang tính minh họa",

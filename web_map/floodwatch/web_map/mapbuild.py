@@ -116,15 +116,20 @@ def _points(state: MapState) -> folium.GeoJson | None:
                           on_each_feature=BIND_POPUP)
 
 
-def gauge_style(bd_status: int, stale: bool) -> dict[str, Any]:
+def gauge_style(bd_status: int, stale: bool, has_bd: bool = True) -> dict[str, Any]:
+    """A gauge's marker: by BĐ status; grey when stale; its own colour when the station has no
+    BĐ levels (a reservoir or a rain gauge is never "below BĐ I")."""
+    fill = (palette.STALE_COLOUR if stale else palette.BD_COLOURS[bd_status] if has_bd
+            else palette.NO_BD_COLOUR)
     return {"color": "#fff" if not stale else "#424242", "weight": 3, "fill": True,
             "dashArray": "3 3" if stale else None, "fillOpacity": 1, "radius": GAUGE_RADIUS_PX,
-            "fillColor": palette.STALE_COLOUR if stale else palette.BD_COLOURS[bd_status]}
+            "fillColor": fill}
 
 
 def _gauges(state: MapState) -> folium.GeoJson | None:
     features = [_feature(_point(s.lon, s.lat), code=s.code, stale=s.stale,
-                         style=gauge_style(s.bd_status, s.stale),
+                         style=gauge_style(s.bd_status, s.stale,
+                                           any(a is not None for a in s.alarms_m)),
                          popup=str(station_popup(s, state)))
                 for s in state.stations if s.lon is not None and s.lat is not None]
     if not features:

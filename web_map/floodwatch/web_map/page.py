@@ -17,6 +17,7 @@ from floodwatch.web_map.i18n import Lang, age, both, client_strings, level_name,
 from floodwatch.web_map.palette import (
     BD_COLOURS,
     LAND_COLOUR,
+    NO_BD_COLOUR,
     RAIN_CLASSES,
     RISK_COLOURS,
     STALE_COLOUR,
@@ -59,6 +60,8 @@ def legend(state: MapState) -> Markup:
     risk.append(_item(Markup('<span class="fw-swatch fw-none"></span>'), t("no_warning")))
     dot = Markup('<span class="fw-dot{}" style="background:{}"></span>')
     gauges = [_item(dot.format("", BD_COLOURS[k]), bd_text(k)) for k in sorted(BD_COLOURS)]
+    if any(all(a is None for a in s.alarms_m) for s in state.stations):
+        gauges.append(_item(dot.format("", NO_BD_COLOUR), t("legend_no_bd")))
     gauges.append(_item(dot.format(" fw-stale-dot", STALE_COLOUR), t("legend_stale")))
     sections = [(t("legend_risk"), risk), (t("legend_gauges"), gauges)]
     if state.flood_extents:

@@ -16,6 +16,7 @@ __all__ = ["RISK_COLOURS"]
 BD_COLOURS: Mapping[int, str] = MappingProxyType(
     {0: "#1E88E5", 1: "#FBC02D", 2: "#FB8C00", 3: "#D32F2F"})
 STALE_COLOUR = "#9E9E9E"
+NO_BD_COLOUR = "#5E35B1"  # stations without BĐ levels (reservoirs, rain gauges): no status
 LINE_COLOUR = "#1565C0"
 WARD_OUTLINE = "#5f6b73"
 RIVER_COLOUR = "#3d8fcc"
