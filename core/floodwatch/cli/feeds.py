@@ -20,7 +20,8 @@ from floodwatch.core.timeutil import parse_instant, utcnow
 
 app = typer.Typer(help="Read, pull and watch the health of gauge and rainfall feeds.",
                   no_args_is_help=True)
-replay_app = typer.Typer(help="Recorded series: load them, or play them as if live.",
+replay_app = typer.Typer(help="Recorded series: load them, play them as if live, or run them "
+                              "through the model cycle and the alerts.",
                          no_args_is_help=True)
 
 
@@ -203,8 +204,8 @@ def replay_play(
 
 
 def schedule(ctx: typer.Context) -> None:
-    """Run the feeds and, after them, each loaded region's model cycle (then its alerts, CAP
-    files and published map) on their cadence until SIGTERM; one leader across processes."""
+    """Run the feeds, then each loaded region's model cycle, alerts, CAP files and published
+    map, on their cadence until SIGTERM; one leader across processes."""
     from functools import partial
 
     import sqlalchemy as sa
