@@ -276,3 +276,39 @@ def test_gridded_rain_enters_the_cycle_like_the_gauges(hue: Engine, tmp_path: Pa
         assert used["files"] == ["a.nc", "b.nc"]
         assert any(s.get("file") == "broken.nc" for s in run.stale_inputs)
     assert _ward_results(hue, result.run_id)[PHU_XUAN].rain_24h_mm == pytest.approx(115.0)
+
+
+def test_a_population_raster_counts_the_people_on_flooded_cells(
+        engine: Engine, tmp_path: Path) -> None:
+    """A region with a population raster (here 40 people per 100 m cell, i.e. 10 per 50 m cell
+    of the model grid): people affected are the people on the flooded cells."""
+    import re
+    import shutil
+
+    from floodwatch.gis_data.region import BUNDLED_DIR
+
+    folder = tmp_path / "region"
+    shutil.copytree(BUNDLED_DIR / "hue", folder)
+    dem = rioxarray.open_rasterio(folder / "terrain" / "hue_terrain_approx.tif")
+    x0, _, _, y1 = dem.rio.bounds()
+    nx, ny = int(dem.sizes["x"] // 2), int(dem.sizes["y"] // 2)
+    people = xr.DataArray(np.full((ny, nx), 40.0, dtype=np.float32), dims=("y", "x"),
+                          coords={"y": y1 - 100.0 * (np.arange(ny) + 0.5),
+                                  "x": x0 + 100.0 * (np.arange(nx) + 0.5)})
+    people.rio.write_crs("EPSG:32648").rio.to_raster(folder / "people.tif")
+    toml = folder / "region.toml"
+    text = re.sub(r'^name = "hue"', 'name = "huepop"', toml.read_text(encoding="utf-8"),
+                  flags=re.M)
+    toml.write_text(text + '\n[population_raster]\nfile = "people.tif"\nyear = 2025\n',
+                    encoding="utf-8")
+    load_region(engine, load_definition(str(toml)))
+    load_series(engine, "hue-2025-11")  # the gauges' codes are shared with the bundled region
+    result = run_cycle(engine, "huepop", at=PEAK, data_dir=tmp_path)
+    stats = result.output.stats["ward"]
+    flooded_cells = (stats["flooded_km2"] / 0.0025).round()
+    assert flooded_cells.sum() > 1000
+    np.testing.assert_allclose(stats["people_affected"].astype(float), 10 * flooded_cells,
+                               rtol=1e-6)
+    with transaction(engine) as s:
+        run = s.get(ModelRun, result.run_id)
+        assert run is not None and "population raster" in run.parameters["people_affected"]

@@ -95,6 +95,13 @@ class TerrainLayer(_Layer):
     rivers: tuple[TerrainRiver, ...] = ()
 
 
+class PopulationRaster(_Layer):
+    """People per cell (any grid and CRS): people affected = the people on flooded cells."""
+
+    year: int | None = None
+    source: str | None = None
+
+
 class PointLayer(_Layer):
     """Points of interest where each run reports the modelled depth (flood-prone streets…)."""
 
@@ -114,6 +121,7 @@ class RegionDefinition(BaseModel):
     stations: StationLayer | None = None
     terrain: TerrainLayer | None = None
     points: PointLayer | None = None
+    population_raster: PopulationRaster | None = None
     series: dict[str, tuple[SeriesFile, ...]] = Field(default_factory=dict)
     root: Path = Path(".")  # the folder relative paths are resolved against
     origin: str = ""  # where the definition came from, for `region show`

@@ -106,6 +106,8 @@ def _parameters(grid: RegionGrid, params: CycleSettings) -> dict[str, Any]:
         **params.model_dump(mode="json", exclude={"regions", "interval_s", "keep_depth_rasters"}),
         "terrain": grid.terrain,
         "terrain_approximate": bool(grid.terrain.get("approximate")),
+        "people_affected": "people on flooded cells (population raster)"
+        if grid.population is not None else "area population × flooded share",
         "grid": {"crs": grid.metric_crs, "shape": list(grid.template.shape),
                  "resolution_m": abs(float(grid.template.rio.resolution()[0]))},
     }

@@ -75,7 +75,8 @@ def compute(grid: RegionGrid, inputs: CycleInputs, levels: list[ZoneLevel],
     else:
         out.notes.append("no terrain in the region definition: flood depth not modelled")
     for level in levels:
-        out.stats[level.level] = _level_stats(level, out.depth, out.rain_24h, params)
+        out.stats[level.level] = _level_stats(level, out.depth, out.rain_24h, params,
+                                              grid.population)
     clock.lap("zonal_stats")
     finest = max(levels, key=lambda lv: len(lv.index.codes)) if levels else None
     out.points = _points(grid, inputs, out.depth, finest, params)
@@ -213,8 +214,13 @@ def _gauge_rain(grid: RegionGrid, inputs: CycleInputs, params: CycleSettings
 
 
 def _level_stats(level: ZoneLevel, depth: xr.DataArray | None, rain: xr.DataArray | None,
-                 params: CycleSettings) -> pd.DataFrame:
-    if depth is not None:
+                 params: CycleSettings, population: np.ndarray | None) -> pd.DataFrame:
+    """People affected: the people on flooded cells where the region has a population raster,
+    else the area's population × its flooded share (people spread evenly)."""
+    if depth is not None and population is not None:
+        frame = flood_stats(level.index, depth, min_depth_m=params.min_depth_m,
+                            population_raster=population)
+    elif depth is not None:
         frame = flood_stats(level.index, depth, min_depth_m=params.min_depth_m,
                             population=level.population)
     else:  # not modelled: unknown, not zero

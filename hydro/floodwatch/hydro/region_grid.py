@@ -25,6 +25,7 @@ import shapely
 import sqlalchemy as sa
 import xarray as xr
 from geoalchemy2.shape import to_shape
+from rasterio.enums import Resampling
 from rasterio.features import geometry_mask, rasterize
 from scipy.ndimage import distance_transform_edt
 from scipy.sparse import coo_matrix
@@ -88,6 +89,7 @@ class RegionGrid:
     terrain: dict[str, Any]  # provenance of the DEM: file, approximate, note, sha256
     points: tuple[tuple[str, float, float], ...]  # points of interest: name, x_m, y_m
     stations_xy: dict[str, tuple[float, float]]  # every located station of the region, metric
+    population: np.ndarray | None = None  # people per cell of the grid, when the region has it
     _levels: dict[tuple[str, tuple[int, ...]], ZoneLevel] = field(default_factory=dict)
     _areas: gpd.GeoDataFrame | None = None
 
@@ -145,6 +147,9 @@ def build_region_grid(engine: Engine, region: str, definition_path: str | None, 
                       _points(definition, metric_crs),
                       {code: (g.x, g.y) for code, g in stations.geometry.items()},
                       _areas=areas)
+    if definition is not None and definition.population_raster is not None:
+        grid.population = read_population(definition.path(definition.population_raster.file),
+                                          template)
     if terrain is not None and definition is not None and dem is not None:
         grid.water = _water(dem, terrain, definition)
         lines = _river_lines(engine, region, metric_crs)
@@ -191,6 +196,20 @@ def read_dem(path: Path, metric_crs: str) -> xr.DataArray:
     dem.name = "dem"
     metric_grid(dem, str(path))  # refuses a geographic or irregular grid with a clear message
     return dem
+
+
+def read_population(path: Path, template: xr.DataArray) -> np.ndarray:
+    """People per cell of ``template`` from a population raster on any grid: resampled by sum
+    (each source cell's people shared by overlap), so totals are kept."""
+    if not path.is_file():
+        raise ConfigError(f"population raster {path} does not exist")
+    opened = rioxarray.open_rasterio(path, masked=True)
+    if not isinstance(opened, xr.DataArray) or opened.rio.crs is None:
+        raise InputError(f"population raster {path}: one band with a CRS is needed")
+    people = opened.squeeze("band", drop=True).astype(np.float64)
+    people = people.where(people >= 0)  # negative or nodata: nobody known there
+    moved = people.rio.reproject_match(template, resampling=Resampling.sum, nodata=np.nan)
+    return np.asarray(moved.values, dtype=np.float64)
 
 
 def _areas(engine: Engine, region: str, metric_crs: str) -> gpd.GeoDataFrame:
