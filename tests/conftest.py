@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -169,3 +169,24 @@ def http_server() -> Iterator[LoopbackServer]:
     yield server
     server.close()
 LoopbackServer.Reply = Reply  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def add_subscription() -> Callable[..., int]:
+    """Subscribe an address to wards (by code) straight in the store; returns its id."""
+    from floodwatch.core.db import transaction
+    from floodwatch.gis_data.models import Area
+    from floodwatch.warnings.tables import Subscription, SubscriptionArea
+
+    def add(engine: Engine, codes: Iterable[str], address: str, *, channel: str = "email",
+            language: str = "vi", min_level: int = 1) -> int:
+        with transaction(engine) as s:
+            sub = Subscription(channel=channel, address=address, language=language,
+                               min_level=min_level)
+            s.add(sub)
+            s.flush()
+            for area in s.scalars(sa.select(Area.id).where(Area.code.in_(list(codes)))):
+                s.add(SubscriptionArea(subscription_id=sub.id, area_id=area))
+            return sub.id
+
+    return add

@@ -14,12 +14,8 @@ from floodwatch.cli.main import run
 
 
 @pytest.fixture
-def store(store_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
-    monkeypatch.setenv("FLOODWATCH_DATABASE_URL", store_url)
-    monkeypatch.setenv("FLOODWATCH_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("FLOODWATCH_CONFIG", raising=False)
-    assert run(["db", "upgrade"]) == 0
-    return store_url
+def store(cli_store: str) -> str:
+    return cli_store
 
 
 def test_load_and_show_json(store: str, capsys: pytest.CaptureFixture[str]) -> None:

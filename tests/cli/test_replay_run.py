@@ -3,6 +3,7 @@ over the hours around the crossings (the whole event takes minutes; the README s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,17 +11,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from floodwatch.cli.main import run as cli
-from floodwatch.core.db import transaction
 from floodwatch.gis_data.loader import load_region
-from floodwatch.gis_data.models import Area
 from floodwatch.gis_data.region import load_definition
 from floodwatch.hydro.models import ModelRun
 from floodwatch.warnings.cap import validate
 from floodwatch.warnings.tables import (
     AlertTransition,
     Notification,
-    Subscription,
-    SubscriptionArea,
 )
 
 QUANG_DIEN = "19867"  # warned by Phú Ốc
@@ -28,15 +25,9 @@ QUANG_DIEN = "19867"  # warned by Phú Ốc
 
 def test_replay_run_prints_the_timeline_at_the_hours_of_the_data(
         engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+        capsys: pytest.CaptureFixture[str], add_subscription: Callable[..., int]) -> None:
     load_region(engine, load_definition("hue"))
-    with transaction(engine) as s:
-        area = s.scalar(sa.select(Area.id).where(Area.code == QUANG_DIEN))
-        sub = Subscription(channel="email", address="xa.quangdien@example.vn", language="vi",
-                           min_level=1)
-        s.add(sub)
-        s.flush()
-        s.add(SubscriptionArea(subscription_id=sub.id, area_id=area))
+    add_subscription(engine, [QUANG_DIEN], "xa.quangdien@example.vn")
     monkeypatch.setenv("FLOODWATCH_DATABASE_URL", engine.url.render_as_string(hide_password=False))
     monkeypatch.setenv("FLOODWATCH_DATA_DIR", str(tmp_path))
     args = ["replay", "run", "hue-2025-11", "--since", "2025-11-16T18:00+07:00",

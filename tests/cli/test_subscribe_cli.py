@@ -12,13 +12,8 @@ from floodwatch.cli.main import run
 
 
 @pytest.fixture
-def store(store_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
-    monkeypatch.setenv("FLOODWATCH_DATABASE_URL", store_url)
-    monkeypatch.setenv("FLOODWATCH_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("FLOODWATCH_CONFIG", raising=False)
-    assert run(["db", "upgrade"]) == 0
-    assert run(["region", "load", "hue"]) == 0
-    return store_url
+def store(hue_cli_store: str) -> str:
+    return hue_cli_store
 
 
 def listed(capsys: pytest.CaptureFixture[str], *extra: str) -> list[dict[str, object]]:

@@ -4,7 +4,6 @@ metres; every bad input refused with one clear line and nothing stored."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -12,15 +11,10 @@ from floodwatch.cli.main import run
 
 
 @pytest.fixture
-def store(store_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
-    monkeypatch.setenv("FLOODWATCH_DATABASE_URL", store_url)
-    monkeypatch.setenv("FLOODWATCH_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("FLOODWATCH_CONFIG", raising=False)
-    assert run(["db", "upgrade"]) == 0
-    assert run(["region", "load", "hue"]) == 0
+def store(hue_cli_store: str) -> str:
     assert run(["subscribe", "add", "--region", "hue", "--ward", "Kim Long", "--channel",
                 "email", "--address", "ban@hue.example.org"]) == 0
-    return store_url
+    return hue_cli_store
 
 
 def listed(capsys: pytest.CaptureFixture[str], *extra: str) -> list[dict[str, object]]:

@@ -4,6 +4,7 @@ period functions table-tested."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,12 +18,11 @@ from floodwatch.cli.main import run as cli
 from floodwatch.core.db import transaction
 from floodwatch.core.errors import InputError, NotFoundError
 from floodwatch.gis_data.loader import load_region
-from floodwatch.gis_data.models import Area
 from floodwatch.gis_data.region import BUNDLED_DIR, load_definition
 from floodwatch.hydro.backfill import load_series
 from floodwatch.hydro.feeds.base import Flag, Observation, Parameter
 from floodwatch.hydro.store import upsert_readings
-from floodwatch.warnings.tables import Notification, Subscription, SubscriptionArea
+from floodwatch.warnings.tables import Notification
 from floodwatch.web_map import history, history_events, history_runs
 
 RIVER_CSV = BUNDLED_DIR / "hue" / "timeseries" / "hue_river_water_levels_2025-11.csv"
@@ -177,17 +177,12 @@ def test_masking_keeps_enough_to_tell_subscribers_apart() -> None:
 
 
 @pytest.fixture
-def replayed(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Engine:
+def replayed(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+             add_subscription: Callable[..., int]) -> Engine:
     """Four hours of the event through cycle → alerts → outbox, with a subscriber of Quảng
     Điền; one of its notifications sent, one dead."""
     load_region(engine, load_definition("hue"))
-    with transaction(engine) as s:
-        area = s.scalar(sa.select(Area.id).where(Area.code == QUANG_DIEN))
-        sub = Subscription(channel="email", address="xa.quangdien@example.vn", language="vi",
-                           min_level=1)
-        s.add(sub)
-        s.flush()
-        s.add(SubscriptionArea(subscription_id=sub.id, area_id=area))
+    add_subscription(engine, [QUANG_DIEN], "xa.quangdien@example.vn")
     monkeypatch.setenv("FLOODWATCH_DATABASE_URL", engine.url.render_as_string(hide_password=False))
     monkeypatch.setenv("FLOODWATCH_DATA_DIR", str(tmp_path))
     assert cli(["replay", "run", "hue-2025-11", "--since", "2025-11-16T18:00Z",
