@@ -190,3 +190,16 @@ def add_subscription() -> Callable[..., int]:
             return sub.id
 
     return add
+
+
+@pytest.fixture
+def hue(engine: Engine) -> Engine:
+    """The migrated store with the Huế region and its recorded November 2025 series (the
+    web map's tests have their own ``hue``: a whole scenario)."""
+    from floodwatch.gis_data.loader import load_region
+    from floodwatch.gis_data.region import load_definition
+    from floodwatch.hydro.backfill import load_series
+
+    load_region(engine, load_definition("hue"))
+    load_series(engine, "hue-2025-11")
+    return engine

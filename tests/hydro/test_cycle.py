@@ -32,13 +32,6 @@ CALM = datetime(2025, 11, 21, 8, 0, tzinfo=UTC)
 QUANG_DIEN, PHU_XUAN = "19867", "19753"
 
 
-@pytest.fixture
-def hue(engine: Engine) -> Engine:
-    load_region(engine, load_definition("hue"))
-    load_series(engine, "hue-2025-11")
-    return engine
-
-
 def _count(engine: Engine, table: type, run_id: int) -> int:
     with engine.connect() as conn:
         return int(conn.scalar(sa.select(sa.func.count()).select_from(table)

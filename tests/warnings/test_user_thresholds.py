@@ -7,11 +7,8 @@ quietly; bad input is refused with nothing stored."""
 from __future__ import annotations
 
 import csv
-import socket
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -19,16 +16,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from floodwatch.core.db import transaction
 from floodwatch.core.errors import InputError, NotFoundError
-from floodwatch.gis_data.loader import load_region
 from floodwatch.gis_data.models import Area
-from floodwatch.gis_data.region import BUNDLED_DIR, load_definition
-from floodwatch.hydro.backfill import load_series
+from floodwatch.gis_data.region import BUNDLED_DIR
 from floodwatch.warnings import outbox, rules, user_thresholds
 from floodwatch.warnings.capdocs import CapOptions
 from floodwatch.warnings.channels import SmtpSettings
@@ -77,42 +71,6 @@ def test_the_crossings_in_the_real_series() -> None:
 
 
 # ------------------------------------------------------------------------------- helpers
-
-@dataclass
-class SmtpRecorder:
-    messages: list[bytes] = field(default_factory=list)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(envelope.content)
-        return "250 Message accepted"
-
-    def mails(self) -> list[EmailMessage]:
-        out = []
-        for raw in self.messages:
-            mail = message_from_bytes(raw, policy=policy.default)
-            assert isinstance(mail, EmailMessage)
-            out.append(mail)
-        return out
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[SmtpRecorder, int]]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    recorder = SmtpRecorder()
-    controller = Controller(recorder, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield recorder, port
-    controller.stop()
-
-
-@pytest.fixture
-def hue(engine: Engine) -> Engine:
-    load_region(engine, load_definition("hue"))
-    load_series(engine, "hue-2025-11")
-    return engine
-
 
 def subscribe(engine: Engine, address: str, wards: Sequence[str], *, language: str = "vi",
               min_level: int = 1) -> int:
@@ -165,7 +123,7 @@ def notified(engine: Engine) -> dict[int, list[str]]:
 # ------------------------------------------------------------------------------- the replay
 
 def test_a_threshold_at_kim_long_through_the_november_2025_flood(
-        hue: Engine, tmp_path: Path, smtp: tuple[SmtpRecorder, int]) -> None:
+        hue: Engine, tmp_path: Path, smtp: tuple[Any, int]) -> None:
     # the owners watch another ward from level 5 only: a threshold reaches them regardless
     owner_en = subscribe(hue, "ban@hue.example.org", [PHU_XUAN], language="en", min_level=5)
     owner_vi = subscribe(hue, "me@hue.example.org", [PHU_XUAN], min_level=5)

@@ -1,5 +1,6 @@
 """``floodwatch export …``: a region's history as files for analysis — tables as CSV or
-(Geo)Parquet, gauge series and depth rasters as CF NetCDF — each written atomically."""
+(Geo)Parquet, gauge series and depth rasters as CF NetCDF — each written atomically. The
+history modules (pandas, pyarrow, xarray) are imported by the commands, not at start-up."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import typer
 from floodwatch.cli.context import CliContext, ctx_of
 from floodwatch.core.db import check_reachable
 from floodwatch.core.errors import InputError
-from floodwatch.web_map import export, history, history_events, history_runs
 
 app = typer.Typer(help="Export history: readings, gauge events, model results, alerts, "
                        "notifications, depth rasters (CSV, Parquet, NetCDF).",
@@ -31,6 +31,8 @@ TABLES = ("csv", "parquet")
 def _target(out: Path | None, fmt: str | None, allowed: tuple[str, ...]) -> tuple[Path, str]:
     """The file and its format, checked before any work (required options are checked here,
     not by the parser, so that a missing one is a clear InputError: exit code 2)."""
+    from floodwatch.web_map import export
+
     if out is None:
         raise InputError("--out: name the file to write")
     chosen = export.format_for(out, fmt, allowed)
@@ -69,6 +71,8 @@ def readings(
                                ] = False,
 ) -> None:
     """Readings of one parameter: a long table, or a CF NetCDF over station × time."""
+    from floodwatch.web_map import export, history
+
     out, chosen = _target(out, fmt, ("csv", "parquet", "netcdf"))
     region, c = _region(region), _store(ctx)
     gauges = history.stations(c.engine, region)
@@ -90,6 +94,8 @@ def readings(
 def events(ctx: typer.Context, region: Region = None, out: Out = None, since: Since = None,
            until: Until = None, fmt: Format = None) -> None:
     """Periods above each alarm level (BĐ I–III) at each river gauge."""
+    from floodwatch.web_map import export, history_events
+
     out, chosen = _target(out, fmt, TABLES)
     region, c = _region(region), _store(ctx)
     frame = history_events.events(c.engine, region, since, until)
@@ -102,10 +108,12 @@ def results(ctx: typer.Context, region: Region = None, out: Out = None, since: S
             until: Until = None, fmt: Format = None,
             level: Annotated[str, Opt(help="the areas' level")] = "ward") -> None:
     """The model's figures per area and run (Parquet: a GeoParquet layer with the shapes)."""
+    from floodwatch.web_map import export, history_runs
+
     out, chosen = _target(out, fmt, TABLES)
     region, c = _region(region), _store(ctx)
     frame = history_runs.ward_results(c.engine, region, since, until, level,
-                                 geometry=chosen == "parquet")
+                                      geometry=chosen == "parquet")
     export.write_table(frame, out, chosen)
     _wrote(f"{len(frame)} area results", out)
 
@@ -118,6 +126,8 @@ def alerts(ctx: typer.Context, region: Region = None, out: Out = None, since: Si
                                                           "instead of the transitions")] = False,
            ) -> None:
     """Alert transitions per area with their reasons, or the periods at each level."""
+    from floodwatch.web_map import export, history_events
+
     out, chosen = _target(out, fmt, TABLES)
     region, c = _region(region), _store(ctx)
     read = history_events.alert_periods if periods else history_events.alerts
@@ -133,6 +143,8 @@ def notifications(ctx: typer.Context, out: Out = None, since: Since = None,
                   status: Annotated[str | None, Opt(help="pending, sending, sent, dead or "
                                                          "in_doubt")] = None) -> None:
     """The notifications of the alert changes in the window, addresses masked."""
+    from floodwatch.web_map import export, history_events
+
     out, chosen = _target(out, fmt, TABLES)
     c = _store(ctx)
     frame = history_events.notifications(c.engine, since, until, status=status)
@@ -146,6 +158,8 @@ def notifications(ctx: typer.Context, out: Out = None, since: Since = None,
 def depth(ctx: typer.Context, region: Region = None, out: Out = None, since: Since = None,
           until: Until = None, fmt: Format = None) -> None:
     """The flood depth rasters of the window's runs as one CF NetCDF (time × y × x)."""
+    from floodwatch.web_map import export, history_runs
+
     out, _ = _target(out, fmt, ("netcdf",))
     region, c = _region(region), _store(ctx)
     dataset = export.depth_dataset(history_runs.depth_stack(c.engine, region, since, until))
@@ -157,6 +171,8 @@ def depth(ctx: typer.Context, region: Region = None, out: Out = None, since: Sin
 def areas(ctx: typer.Context, region: Region = None, out: Out = None, fmt: Format = None,
           level: Annotated[str, Opt(help="the areas' level")] = "ward") -> None:
     """The region's areas of one level (Parquet: GeoParquet; CSV: geometry as WKT)."""
+    from floodwatch.web_map import export, history
+
     out, chosen = _target(out, fmt, TABLES)
     region, c = _region(region), _store(ctx)
     frame = history.areas(c.engine, region, level)

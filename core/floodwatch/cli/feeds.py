@@ -228,9 +228,8 @@ def schedule(ctx: typer.Context) -> None:
                    f"(floodwatch region load {missing})", err=True)
     settings = settings.model_copy(update={"cycle": settings.cycle.model_copy(
         update={"regions": regions})})
-    then = partial(after_cycle, c.engine, c.store, WarningsSettings())
     jobs = scheduler_jobs(c.engine, settings, data_dir=c.store.data_dir,
-                          after_cycle=lambda result: then(result))
+                          after_cycle=partial(after_cycle, c.engine, c.store, WarningsSettings()))
     if not jobs:
         raise InputError("nothing to schedule: configure [[hydro.feeds]] or load a region "
                          "(see the README)")

@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 import typer
 
-from floodwatch.cli.chain import hours, publish_snapshot, series_span, step
 from floodwatch.cli.context import ctx_of
 from floodwatch.cli.progress import progress
 from floodwatch.core.db import check_reachable
@@ -21,7 +20,6 @@ from floodwatch.core.errors import InputError
 from floodwatch.core.timeutil import parse_instant
 from floodwatch.gis_data.models import Area, Reading, Station
 from floodwatch.gis_data.region import find_series
-from floodwatch.hydro.backfill import load_series
 from floodwatch.hydro.settings import HydroSettings
 from floodwatch.warnings import rules
 from floodwatch.warnings.ruleset import load_ruleset
@@ -42,6 +40,9 @@ def run(
     CAP documents of a replay carry status "Exercise". Notifications are queued for the
     store's subscribers like live ones (the dispatcher sends them): replay into a demo store.
     """
+    from floodwatch.cli.chain import hours, publish_snapshot, series_span, step  # the model
+    from floodwatch.hydro.backfill import load_series
+
     c = ctx_of(ctx)
     check_reachable(c.engine)
     if every_hours <= 0:

@@ -74,8 +74,9 @@ def run_cycle(engine: Engine, region: str, *, at: datetime | None = None,
               **output.timing_s}
     depth_path = None
     if params.keep_depth_rasters and output.depth is not None and data_dir is not None:
+        t_write = time.perf_counter()
         depth_path = _write_depth(output, data_dir, region, valid_at)
-        timing["write_depth"] = round(time.perf_counter() - t0 - sum(timing.values()), 4)
+        timing["write_depth"] = round(time.perf_counter() - t_write, 4)
     run = {"region": region, "valid_at": valid_at, "started_at": started, "status": status,
            "inputs": inputs.used, "stale_inputs": inputs.stale, "parameters": parameters,
            "inputs_hash": digest, "depth_path": depth_path,
@@ -122,15 +123,14 @@ def _inputs_hash(engine: Engine, region: str, inputs: CycleInputs,
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _existing(engine: Engine, region: str, valid_at: datetime) -> ModelRun | None:
+def _existing(engine: Engine, region: str, valid_at: datetime) -> sa.Row[Any] | None:
+    """The stored run of that region and time (id, inputs_hash, status, stale_inputs,
+    timing_s), if any."""
     with engine.connect() as conn:
-        row = conn.execute(sa.select(ModelRun.id, ModelRun.inputs_hash, ModelRun.status,
-                                     ModelRun.stale_inputs, ModelRun.timing_s)
-                           .where(ModelRun.region == region, ModelRun.valid_at == valid_at)).first()
-    if row is None:
-        return None
-    return ModelRun(id=row.id, inputs_hash=row.inputs_hash, status=row.status,
-                    stale_inputs=row.stale_inputs, timing_s=row.timing_s)
+        return conn.execute(sa.select(ModelRun.id, ModelRun.inputs_hash, ModelRun.status,
+                                      ModelRun.stale_inputs, ModelRun.timing_s)
+                            .where(ModelRun.region == region, ModelRun.valid_at == valid_at)
+                            ).first()
 
 
 def _write_depth(output: CycleOutput, data_dir: Path, region: str, valid_at: datetime) -> str:

@@ -237,8 +237,7 @@ def _points(grid: RegionGrid, inputs: CycleInputs, depth: xr.DataArray | None,
     points: list[dict[str, Any]] = []
     x, y = grid.template["x"].values, grid.template["y"].values
     if depth is not None and finest is not None:
-        labels = _one_based(finest)
-        deepest = deepest_cell_per_zone(depth, labels, len(finest.index.codes))
+        deepest = deepest_cell_per_zone(depth, finest.numbered, len(finest.index.codes))
         for k, code in enumerate(finest.index.codes):
             d = deepest.depth_m[k]
             if np.isfinite(d) and d >= params.min_depth_m:
@@ -264,14 +263,6 @@ def _points(grid: RegionGrid, inputs: CycleInputs, depth: xr.DataArray | None,
     for p in points:
         p["code"] = _zone_at(finest, grid, p["x"], p["y"]) if finest is not None else None
     return points
-
-
-def _one_based(level: ZoneLevel) -> np.ndarray:
-    """The level's labels as 1..n with 0 = no zone (ZoneIndex uses n for "no zone")."""
-    n = len(level.index.codes)
-    labels = level.index.labels.astype(np.int64) + 1
-    labels[labels == n + 1] = 0
-    return labels
 
 
 def _near(depth: xr.DataArray, xy: tuple[float, float], radius_m: float) -> float | None:

@@ -12,6 +12,7 @@ import hashlib
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,14 @@ class ZoneLevel:
     area_ids: dict[str, int]
     names: dict[str, str]
     population: pd.Series  # people per area code (NaN where unknown)
+
+    @cached_property
+    def numbered(self) -> np.ndarray:
+        """The zone of each cell as 1..n, 0 = none (the index keeps n for "none")."""
+        n = len(self.index.codes)
+        labels = self.index.labels.astype(np.int64) + 1
+        labels[labels == n + 1] = 0
+        return labels
 
 
 @dataclass

@@ -11,6 +11,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -90,10 +91,20 @@ class Ruleset:
 
 
 def load_ruleset(name_or_path: str | Path = "hue") -> Ruleset:
-    """A bundled ruleset by name (``"hue"``) or a TOML file by path."""
+    """A bundled ruleset by name (``"hue"``) or a TOML file by path; read once per process
+    while the file is unchanged (every assessment asks for it)."""
     path = Path(name_or_path)
     if path.suffix != ".toml":
         path = RULESETS_DIR / f"{name_or_path}.toml"
+    try:
+        changed = path.stat().st_mtime_ns
+    except FileNotFoundError as exc:
+        raise ConfigError(f"no ruleset file {path}") from exc
+    return _read(path, changed)
+
+
+@lru_cache(maxsize=8)
+def _read(path: Path, changed: int) -> Ruleset:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
