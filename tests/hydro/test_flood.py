@@ -9,15 +9,16 @@ import numpy as np
 import pytest
 import shapely
 import xarray as xr
+from scipy import ndimage
 
 from floodwatch.core.errors import InputError
-from floodwatch.hydro import nearest_water
 from floodwatch.hydro.flood import (
     deepest_cell_per_zone,
     depth_at_points,
     extent_polygons,
     flood_depth,
 )
+from floodwatch.hydro.flood_jit import keep_connected_jit, spread_depth_jit
 from floodwatch.hydro.rivers import river_chainage, water_surface_along_river
 
 CRS = "EPSG:32648"  # UTM 48N, Huế
@@ -222,13 +223,71 @@ def test_gauges_to_flood_extent_and_points_on_a_valley() -> None:
     assert deepest.row[0] == 30
 
 
-def test_flood_depth_without_scipys_c_feature_transform_is_the_same(
-    monkeypatch: pytest.MonkeyPatch,
+def _brute_force_nearest_wse(wse: np.ndarray, dy: float, dx: float) -> np.ndarray:
+    """The WSE of each cell's nearest water cell by trying them all: ties go to the leftmost
+    column, then the upper row (the documented rule)."""
+    rows, cols = np.nonzero(~np.isnan(wse))
+    order = np.lexsort((rows, cols))  # by column, then row
+    rows, cols = rows[order], cols[order]
+    yy, xx = np.mgrid[0 : wse.shape[0], 0 : wse.shape[1]]
+    d2 = ((yy[..., None] - rows) * dy) ** 2 + ((xx[..., None] - cols) * dx) ** 2
+    first = np.argmin(d2, axis=-1)  # the first of the minima: the tie rule
+    return wse[rows[first], cols[first]]
+
+
+@pytest.mark.parametrize(("dy", "dx"), [(10.0, 10.0), (5.0, 10.0), (10.0, 5.0)])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_nearest_water_and_its_ties_match_a_brute_force_search(
+    seed: int, dy: float, dx: float
 ) -> None:
-    dem, wse = _coastal_case(7)
-    expected = flood_depth(make_grid(dem), make_grid(wse)).values
-    monkeypatch.setattr(nearest_water, "_nd_image", None)
-    np.testing.assert_array_equal(flood_depth(make_grid(dem), make_grid(wse)).values, expected)
+    rng = np.random.default_rng(seed)
+    wse = np.full((37, 53), np.nan, dtype=np.float32)
+    water = rng.random(wse.shape) < 0.02
+    water[rng.integers(37), rng.integers(53)] = True
+    wse[water] = rng.integers(1, 1000, water.sum())  # every water cell its own level: ties show
+    ground = np.zeros(wse.shape, dtype=np.float32)
+    # With the ground at 0 and no minimum, the candidate depth is the nearest cell's WSE.
+    got = spread_depth_jit(ground, wse, dy, dx, -1.0, None, parallel=True)
+    np.testing.assert_array_equal(got, _brute_force_nearest_wse(wse, dy, dx))
+    serial = spread_depth_jit(ground, wse, dy, dx, -1.0, None, parallel=False)
+    np.testing.assert_array_equal(serial, got)
+
+
+def _scipy_reference(dem: np.ndarray, wse: np.ndarray, res: float, min_depth: float) -> np.ndarray:
+    """The same model with scipy alone: feature transform, gather, label, keep seeded labels."""
+    water = ~np.isnan(wse)
+    rows, cols = ndimage.distance_transform_edt(
+        ~water, sampling=(res, res), return_distances=False, return_indices=True
+    )
+    depth = wse[rows, cols] - dem
+    depth[~(depth > min_depth) & ~np.isnan(depth)] = 0.0
+    labels, _ = ndimage.label(water | (depth > 0))
+    seeded = np.isin(labels, np.unique(labels[water])) & (labels > 0)
+    depth[~seeded & ~np.isnan(depth)] = 0.0
+    return depth.astype(np.float32)
+
+
+def test_flood_depth_equals_a_scipy_reference_where_the_water_is_level() -> None:
+    """One level for all water: which of several nearest water cells is taken cannot matter,
+    so the compiled model must give scipy's answer cell for cell."""
+    dem, wse = _coastal_case(5, ny=120, nx=150)
+    wse[~np.isnan(wse)] = 1.2
+    got = flood_depth(make_grid(dem), make_grid(wse), min_depth_m=0.05).values
+    np.testing.assert_array_equal(got, _scipy_reference(dem, wse, 10.0, 0.05))
+    assert (got > 0).sum() > 2000 and np.isnan(got).sum() > 100
+
+
+def test_keep_connected_keeps_exactly_the_components_holding_water() -> None:
+    rng = np.random.default_rng(8)
+    depth = np.where(rng.random((80, 90)) < 0.55, rng.random((80, 90)), 0.0).astype(np.float32)
+    depth[rng.random(depth.shape) < 0.03] = np.nan
+    water = np.zeros(depth.shape, dtype=bool)
+    water[rng.integers(80, size=6), rng.integers(90, size=6)] = True
+    labels, _ = ndimage.label(water | (depth > 0))
+    seeded = np.isin(labels, labels[water])
+    expected = np.where(seeded | np.isnan(depth), depth, 0.0).astype(np.float32)
+    np.testing.assert_array_equal(keep_connected_jit(depth.copy(), water), expected)
+    assert (expected > 0).sum() < (depth > 0).sum()  # some components were cut off
 
 
 # --- dask path --------------------------------------------------------------------------------

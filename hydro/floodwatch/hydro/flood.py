@@ -47,7 +47,8 @@ __all__ = [
 ]
 
 METHOD = (
-    "nearest-water-cell WSE spreading (exact Euclidean feature transform), depth = WSE - DEM, "
+    "nearest-water-cell WSE spreading (exact Euclidean distance transform, Felzenszwalb & "
+    "Huttenlocher), depth = WSE - DEM, "
     "wet cells kept when 4-connected to a water cell"
 )
 
@@ -67,8 +68,8 @@ def flood_depth(
     cells (river, lagoon, sea), NaN elsewhere, on the same grid. A cell is wet when its depth
     exceeds ``min_depth_m`` and, if ``max_distance_m`` is given, its nearest water cell is at
     most that far (centre to centre), and it is 4-connected to a water cell through wet cells.
-    Giving ``max_distance_m`` also lets the nearest-water step run in parallel strips (faster
-    on large grids, see :mod:`floodwatch.hydro.nearest_water`).
+    A cell as near to several water cells takes the leftmost, then the upper one (see
+    :mod:`floodwatch.hydro.flood_jit`).
 
     Dask-backed inputs give a dask-backed result computed tile by tile (chunks of the DEM);
     this needs ``max_distance_m``, which bounds the halo each tile reads, and runs one

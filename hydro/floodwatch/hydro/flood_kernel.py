@@ -1,18 +1,13 @@
-"""The NumPy kernels of the flood-depth step, and the tiled dask path built from them.
-
-Two steps, both on plain float32 arrays in metres:
+"""The flood-depth step on plain float32 arrays in metres, and the tiled dask path built on it.
 
 1. :func:`spread_depth` — every cell takes the water-surface elevation (WSE) of its nearest water
-   cell (one exact Euclidean feature transform, as ``scipy.ndimage.distance_transform_edt`` with
-   ``return_indices=True`` and the cell size as ``sampling``; in parallel strips when
-   ``max_distance_m`` bounds it, see :mod:`floodwatch.hydro.nearest_water`); depth = WSE −
-   ground; a cell is a wet *candidate* when depth > ``min_depth_m`` and (if given) its water
-   cell is within ``max_distance_m``. Returns the candidate depth, 0.0 elsewhere, NaN on DEM
-   nodata. The elementwise steps run on blocks of rows on a thread pool.
-2. :func:`keep_connected` — connected components (4-connectivity: cells sharing an edge; a
-   one-cell-wide diagonal levee holds) of *candidates ∪ water cells*; candidates in a component
-   holding no water cell are set to 0.0 (a depression behind higher ground stays dry). NaN cells
-   are in no component, so nodata blocks the connection.
+   cell (an exact Euclidean distance transform with the cell size; compiled, in parallel, see
+   :mod:`floodwatch.hydro.flood_jit`); depth = WSE − ground; a cell is a wet *candidate* when
+   depth > ``min_depth_m`` and (if given) its water cell is within ``max_distance_m``. Returns the
+   candidate depth, 0.0 elsewhere, NaN on DEM nodata.
+2. :func:`keep_connected` — candidates not 4-connected (cells sharing an edge; a one-cell-wide
+   diagonal levee holds) to a water cell through candidates or water cells are set to 0.0 (a
+   depression behind higher ground stays dry); NaN cells block the connection.
 
 The dask path (:func:`flood_depth_tiled`) computes step 1 block by block with a halo of
 ``max_distance_m`` (so every cell sees all the water cells that may be its nearest one), labels
@@ -27,9 +22,6 @@ cannot be tiled exactly.
 from __future__ import annotations
 
 import math
-import os
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import dask
@@ -38,10 +30,8 @@ import numpy as np
 from scipy import ndimage, sparse
 from scipy.sparse import csgraph
 
-from floodwatch.hydro.nearest_water import MAX_WORKERS, nearest_index
+from floodwatch.hydro.flood_jit import keep_connected_jit, spread_depth_jit
 
-#: Rows per block of the elementwise steps (~1-4 MB per float32 block on 1,000-7,000 columns).
-ROWS_PER_BLOCK = 128
 FOUR_CONNECTED = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=bool)
 
 
@@ -52,53 +42,20 @@ def spread_depth(
     dx_m: float,
     min_depth_m: float,
     max_distance_m: float | None,
+    *,
+    parallel: bool = True,
 ) -> np.ndarray:
     """Candidate depth (float32 m): WSE of the nearest water cell − ground where deep enough."""
     dem = np.asarray(dem, dtype=np.float32)
     wse = np.asarray(wse, dtype=np.float32)
-    water = ~np.isnan(wse)
-    if not water.any():
+    if np.isnan(wse).all():
         return dem * np.float32(0.0) + np.float32(0.0)  # 0.0 on land, NaN on nodata
-    nx = dem.shape[1]
-    index = nearest_index(~water, dy_m, dx_m, reach_m=max_distance_m)
-    depth = np.empty(dem.shape, dtype=np.float32)
-    wse_flat = wse.ravel()
-
-    def block(r0: int, r1: int) -> None:
-        flat = index[0, r0:r1].astype(np.int64)
-        flat *= nx
-        flat += index[1, r0:r1]
-        out = depth[r0:r1]
-        wse_flat.take(flat, out=out, mode="clip")  # indices are in range: no checks
-        out -= dem[r0:r1]  # NaN where the DEM is nodata
-        wet = out > min_depth_m
-        if max_distance_m is not None:
-            wet &= _within(index[:, r0:r1], r0, dy_m, dx_m, max_distance_m)
-        _zero_where_not(out, wet)
-
-    _in_row_blocks(dem.shape[0], block)
-    return depth
+    return spread_depth_jit(dem, wse, dy_m, dx_m, min_depth_m, max_distance_m, parallel=parallel)
 
 
 def keep_connected(depth: np.ndarray, water: np.ndarray) -> np.ndarray:
     """Zero the candidate cells of ``depth`` not joined to a water cell (in place; returned)."""
-    joined = np.empty(depth.shape, dtype=bool)
-
-    def mask(r0: int, r1: int) -> None:
-        np.greater(depth[r0:r1], 0, out=joined[r0:r1])
-        joined[r0:r1] |= water[r0:r1]
-
-    _in_row_blocks(depth.shape[0], mask)
-    labels, count = ndimage.label(joined, structure=FOUR_CONNECTED)
-    keep = np.zeros(count + 1, dtype=bool)
-    keep[labels[water]] = True
-    keep[0] = False
-
-    def apply(r0: int, r1: int) -> None:
-        _zero_where_not(depth[r0:r1], keep[labels[r0:r1]])
-
-    _in_row_blocks(depth.shape[0], apply)
-    return depth
+    return keep_connected_jit(depth, water)
 
 
 def flood_depth_tiled(
@@ -144,35 +101,6 @@ def flood_depth_tiled(
     )
 
 
-def _within(
-    index: np.ndarray, first_row: int, dy_m: float, dx_m: float, max_distance_m: float
-) -> np.ndarray:
-    """Whether each cell's nearest water cell (``index``, rows from ``first_row``) is in reach."""
-    n_rows, nx = index.shape[1:]
-    rows = np.arange(first_row, first_row + n_rows, dtype=np.int32)[:, None]
-    cols = np.arange(nx, dtype=np.int32)[None, :]
-    d2 = np.subtract(index[0], rows, dtype=np.float32)
-    d2 *= np.float32(dy_m)
-    np.square(d2, out=d2)
-    ex = np.subtract(index[1], cols, dtype=np.float32)
-    ex *= np.float32(dx_m)
-    np.square(ex, out=ex)
-    d2 += ex
-    # A small tolerance so that a cell exactly max_distance_m away is in, whatever the rounding.
-    return d2 <= np.float32(max_distance_m**2 * (1 + 1e-6))
-
-
-def _in_row_blocks(n_rows: int, func: Callable[[int, int], None]) -> None:
-    """``func(r0, r1)`` over blocks of rows, on threads: elementwise NumPy steps on blocks that
-    stay in the CPU caches, in parallel (NumPy releases the GIL in its loops)."""
-    edges = [*range(0, n_rows, ROWS_PER_BLOCK), n_rows]
-    if len(edges) <= 2:
-        func(0, n_rows)
-        return
-    with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, os.cpu_count() or 1)) as pool:
-        list(pool.map(func, edges[:-1], edges[1:]))
-
-
 def _zero_where_not(depth: np.ndarray, mask: np.ndarray) -> np.ndarray:
     depth *= mask  # NaN stays NaN; dry cells become ±0.0
     depth += np.float32(0.0)  # -0.0 + 0.0 is +0.0
@@ -182,7 +110,7 @@ def _zero_where_not(depth: np.ndarray, mask: np.ndarray) -> np.ndarray:
 def _spread_block(dem: np.ndarray, wse: np.ndarray, **kwargs: Any) -> np.ndarray:
     if dem.size == 0:
         return np.empty(dem.shape, np.float32)
-    return spread_depth(dem, wse, **kwargs)
+    return spread_depth(dem, wse, parallel=False, **kwargs)  # dask runs the blocks in parallel
 
 
 def _water_block(wse: np.ndarray) -> np.ndarray:
