@@ -193,8 +193,11 @@ def main() -> None:
     for n in sizes:
         grid = rain_grid(zones, n)
         runs[n] = methods(zones, grid, ZoneIndex.build(zones, grid))
-    # every fork happens before any timing starts a thread (bands, dask), so no child can
-    # inherit a lock held by a thread
+    # the compiled kernels are loaded before the forks (their code is not the run's memory);
+    # numba's threading layer is fork-safe, and every fork happens before any dask run starts
+    # a thread pool, so no child can inherit a lock held by a thread
+    for n in sizes:
+        runs[n]["floodwatch_reduce"]()
     peaks = {n: {m: measure_peak_mb(run) for m, run in runs[n].items()} for n in sizes}
     repeats = {"rasterstats": 2, "exactextract": 3}
     for n in sizes:

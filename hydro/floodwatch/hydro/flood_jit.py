@@ -16,33 +16,26 @@ exact: the choice depends only on the water cells at that distance, wherever the
 which the tiled dask path needs (a tile sees the same nearest water cells as the whole grid for
 every cell within reach). With oblong cells ties are rare and settled by rounding.
 
-The parallel kernels run one at a time in a process (a lock): numba's portable threading layer
-is not safe for concurrent launches, and the tiled path calls the serial ones from dask's
-threads instead. Compiled code is cached next to the module (``cache=True``); the first call
-after installing compiles it (~10 s, once).
+The parallel kernels run one at a time in a process and the tiled path calls the serial ones
+from dask's threads (see :mod:`floodwatch.hydro.jit`). The first call after an install
+compiles them (~8 s, once; cached next to the module).
 """
 
 from __future__ import annotations
 
 import math
-import os
-import threading
 
-import numba
 import numpy as np
 from numba import njit, prange
 from scipy import ndimage
 
-if "NUMBA_THREADING_LAYER" not in os.environ:  # portable and fork-safe; launches are serialised
-    numba.config.THREADING_LAYER = "workqueue"  # type: ignore[attr-defined]
+from floodwatch.hydro.jit import PARALLEL
 
-_PARALLEL = threading.Lock()
 #: Rows per task of the row pass (buffers are allocated once per task).
 ROWS_PER_TASK = 64
 #: Column bands of the column pass: one per task.
 COLUMN_TASKS = 64
 _NONE = -1
-FOUR_CONNECTED = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=bool)
 FOUR_CONNECTED = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=bool)
 
 
@@ -68,7 +61,7 @@ def spread_depth_jit(
     depth = np.empty(dem.shape, dtype=np.float32)
     nearest_row = np.empty(dem.shape, dtype=np.int32)
     if parallel:
-        with _PARALLEL:
+        with PARALLEL:
             _columns_par(wse, nearest_row)
             _rows_par(dem, wse, nearest_row, aspect2, reach2, np.float32(min_depth_m), depth)
     else:
@@ -84,11 +77,11 @@ def keep_connected_jit(depth: np.ndarray, water: np.ndarray) -> np.ndarray:
     (``ndimage.label``, C); marking and zeroing them run in parallel."""
     water = np.ascontiguousarray(water, dtype=np.bool_)
     joined = np.empty(depth.shape, dtype=np.bool_)
-    with _PARALLEL:
+    with PARALLEL:
         _joined_par(depth, water, joined)
     labels, count = ndimage.label(joined, structure=FOUR_CONNECTED)
     keep = np.zeros(count + 1, dtype=np.bool_)
-    with _PARALLEL:
+    with PARALLEL:
         _seeded_par(labels, water, keep)
         _zero_unseeded_par(depth, labels, keep)
     return depth

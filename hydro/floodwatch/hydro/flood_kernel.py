@@ -30,9 +30,7 @@ import numpy as np
 from scipy import ndimage, sparse
 from scipy.sparse import csgraph
 
-from floodwatch.hydro.flood_jit import keep_connected_jit, spread_depth_jit
-
-FOUR_CONNECTED = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=bool)
+from floodwatch.hydro.flood_jit import FOUR_CONNECTED, keep_connected_jit, spread_depth_jit
 
 
 def spread_depth(

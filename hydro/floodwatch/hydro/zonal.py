@@ -1,8 +1,9 @@
 """Zonal statistics per administrative area (wards, districts), fast enough for every model run.
 
 The zones of one level are rasterised ONCE per grid into a :class:`ZoneIndex`; each run then
-reduces its grids with a few streaming passes (``reduceat`` over the runs of equal labels along
-the rows), not a polygon loop. Overlapping levels (wards and districts) get one index each.
+reduces its grids in one compiled, parallel pass over the labels (count, sum, min and max per
+zone at once, see :mod:`floodwatch.hydro.zonal_jit`), not a polygon loop. Overlapping levels
+(wards and districts) get one index each.
 
 Boundary rule: a cell belongs to the zone that contains its centre (rasterised with
 ``all_touched=False``, GDAL's rule, as rasterstats does by default). With zones many cells across
@@ -15,20 +16,22 @@ both zones). A zone entirely outside the grid is kept with ``count == 0`` and Na
 No-data policy: NaN (and a finite ``rio.nodata`` of a DataArray) is missing; ``count`` counts
 all cells of a zone, ``valid_count`` the non-missing ones, and sum/mean/min/max use those only
 (infinities are values, not missing).
-Dask-backed grids are reduced block by block (one partial per block, then combined).
+Dask-backed grids are reduced block by block (one partial per block, then combined). An index
+built on a dask-backed template keeps no label raster: its labels are a dask array rasterised
+block by block when a reduction reads them (only the zones meeting a block are burnt), so a
+grid larger than memory can be reduced with a few blocks in memory at a time.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 import xarray as xr
 from rasterio.features import rasterize
 from rasterio.transform import Affine
@@ -36,126 +39,9 @@ from rasterio.transform import Affine
 from floodwatch.core.errors import InputError
 from floodwatch.hydro.grid import cell_area_m2
 from floodwatch.hydro.raster_checks import GridGeometry, metric_grid, same_grid
+from floodwatch.hydro.zonal_jit import zone_stats
 
-_BAND_CELLS = 1 << 20  # cells reduced at a time: temporaries stay small and in cache
 _NONE = np.zeros(0, dtype=np.int64)
-
-
-@dataclass(frozen=True)
-class _Layout:
-    """How a flat label array is reduced: runs of equal labels, cut at band edges."""
-
-    size: int
-    starts: np.ndarray  # flat start of each run (the first is 0)
-    band_edges: np.ndarray  # flat cell at each band edge (0, ..., size)
-    band_runs: np.ndarray  # run number at each band edge
-    band_active: np.ndarray  # whether a band holds any zone cell
-    run_inside: np.ndarray  # whether each run lies in a zone
-    order: np.ndarray  # runs inside a zone, sorted by zone (stable)
-    group_starts: np.ndarray  # first position in ``order`` of each zone that has runs
-    group_labels: np.ndarray  # the zone of each group
-    extra_cells: np.ndarray  # sorted flat cells shared with a zone that has no cell centre
-    extra_labels: np.ndarray
-    band_extras: np.ndarray  # extra number at each band edge
-
-    @classmethod
-    def of(cls, labels: np.ndarray, n_zones: int, extra_cells: np.ndarray = _NONE,
-           extra_labels: np.ndarray = _NONE) -> _Layout:
-        flat = labels.ravel()
-        edges = np.append(np.arange(0, flat.size, _BAND_CELLS), flat.size)
-        is_start = np.empty(flat.size, dtype=bool)
-        np.not_equal(flat[1:], flat[:-1], out=is_start[1:])
-        is_start[edges[:-1]] = True
-        starts = np.flatnonzero(is_start)
-        run_labels = flat[starts].astype(np.int64)
-        band_runs = np.searchsorted(starts, edges)
-        inside = run_labels < n_zones
-        active = np.add.reduceat(inside, band_runs[:-1]) > 0 if starts.size else inside
-        order = np.flatnonzero(inside)
-        order = order[np.argsort(run_labels[order], kind="stable")]
-        sorted_labels = run_labels[order]
-        first = np.flatnonzero(np.diff(sorted_labels, prepend=-1))
-        by_cell = np.argsort(extra_cells, kind="stable")
-        extra_cells, extra_labels = extra_cells[by_cell], extra_labels[by_cell]
-        return cls(flat.size, starts, edges, band_runs, active, inside, order, first,
-                   sorted_labels[first], extra_cells, extra_labels,
-                   np.searchsorted(extra_cells, edges))
-
-    def cell_counts(self, n_zones: int) -> np.ndarray:
-        """Cells per zone, shared cells included."""
-        counts = np.bincount(self.extra_labels, minlength=n_zones)
-        if self.order.size:
-            lengths = np.diff(np.append(self.starts, self.size))[self.order]
-            counts[self.group_labels] += np.add.reduceat(lengths, self.group_starts)
-        return counts
-
-
-def _nan_zeroed(v: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """``v`` with NaN set to 0, branch-free (a bit mask) for floats."""
-    if v.dtype.kind != "f":
-        return v
-    ints = np.dtype(f"i{v.dtype.itemsize}")
-    mask = np.negative(valid, dtype=ints, casting="unsafe")
-    return np.bitwise_and(v.view(ints), mask).view(v.dtype)
-
-
-def _reduce_bands(layout: _Layout, band: Callable[[int, int], np.ndarray], n_zones: int,
-                  *, threads: bool = True) -> np.ndarray:
-    """valid_count, sum, min and max per zone as a (4, n_zones) float array.
-
-    ``band(a, b)`` gives the flat values of cells ``a`` to ``b``; bands without zone cells are
-    never asked for. With ``threads``, bands are reduced on a few threads (numpy releases the GIL).
-    """
-    per_run = np.empty((4, layout.starts.size))
-    active = np.flatnonzero(layout.band_active).tolist()
-    workers = min(len(active), os.cpu_count() or 1, 4) if threads else 1
-    if workers > 1:
-        with ThreadPoolExecutor(workers) as pool:
-            extras = list(pool.map(lambda b: _reduce_band(layout, band, b, per_run, n_zones),
-                                   active))
-    else:
-        extras = [_reduce_band(layout, band, b, per_run, n_zones) for b in active]
-    out = _empty_stats(n_zones)
-    if layout.order.size:
-        for k, ufunc in enumerate((np.add, np.add, np.fmin, np.fmax)):
-            out[k, layout.group_labels] = ufunc.reduceat(per_run[k, layout.order],
-                                                         layout.group_starts)
-    return _combine([out, *(e for e in extras if e is not None)])
-
-
-def _reduce_band(layout: _Layout, band: Callable[[int, int], np.ndarray], b: int,
-                 per_run: np.ndarray, n_zones: int) -> np.ndarray | None:
-    """Fill ``per_run`` for the runs of band ``b``; return the statistics of its shared cells."""
-    a, z = layout.band_edges[b : b + 2]
-    r0, r1 = layout.band_runs[b : b + 2]
-    v = band(a, z)
-    if v.dtype == bool:
-        v = v.view(np.uint8)
-    starts = layout.starts[r0:r1] - a
-    # per-run sums in the input's float precision (pairwise: ~1e-7 relative for float32), then
-    # float64 across runs; integers are summed in float64
-    acc = v.dtype if v.dtype.kind == "f" else np.float64
-    sums = np.add.reduceat(v, starts, dtype=acc)
-    if not np.isnan(sums[layout.run_inside[r0:r1]]).any():  # no missing value in a zone
-        per_run[0, r0:r1] = np.diff(np.append(starts, z - a))
-        per_run[1, r0:r1] = sums
-    else:
-        valid = ~np.isnan(v)
-        per_run[0, r0:r1] = np.add.reduceat(valid, starts, dtype=np.int64)
-        per_run[1, r0:r1] = np.add.reduceat(_nan_zeroed(v, valid), starts, dtype=acc)
-    per_run[2, r0:r1] = np.fmin.reduceat(v, starts)
-    per_run[3, r0:r1] = np.fmax.reduceat(v, starts)
-    e0, e1 = layout.band_extras[b : b + 2]
-    if e1 == e0:
-        return None
-    e = v[layout.extra_cells[e0:e1] - a].astype(np.float64)
-    at, ok = layout.extra_labels[e0:e1], ~np.isnan(e)
-    extra = _empty_stats(n_zones)
-    np.add.at(extra[0], at, ok)
-    np.add.at(extra[1], at, np.where(ok, e, 0.0))
-    np.fmin.at(extra[2], at, e)
-    np.fmax.at(extra[3], at, e)
-    return extra
 
 
 def _empty_stats(n_zones: int) -> np.ndarray:
@@ -198,16 +84,17 @@ class ZoneIndex:
     counts: np.ndarray  # cells per zone (shared small-zone cells included)
     grid: GridGeometry
     cell_area_m2: float
-    labels: np.ndarray  # (y, x) zone number per cell (unsigned); len(codes) = no zone
+    labels: Any  # (y, x) zone number per cell (unsigned), len(codes) = no zone; numpy or dask
     extra_cells: np.ndarray  # flat cells shared with a zone that contains no cell centre
     extra_labels: np.ndarray
-    _layout: _Layout
 
     @classmethod
     def build(cls, zones: gpd.GeoDataFrame, template: xr.DataArray) -> ZoneIndex:
         """Rasterise ``zones`` (``code`` column + polygons, any CRS) on ``template``'s grid.
 
-        Codes are kept as strings (``19753.0`` -> ``"19753"``), in the order of the rows.
+        Codes are kept as strings (``19753.0`` -> ``"19753"``), in the order of the rows. A
+        dask-backed ``template`` gives an index whose labels are rasterised block by block (its
+        chunks) when read; building it reads them once to count the cells of each zone.
         """
         grid = metric_grid(template, "template")
         codes = _codes(zones)
@@ -218,18 +105,27 @@ class ZoneIndex:
             if geom is not None and not geom.is_empty and geom.geom_type not in (
                     "Polygon", "MultiPolygon"):
                 raise InputError(f"zone {code!r} is a {geom.geom_type}, not a polygon")
-        shape, n, transform = (grid.ny, grid.nx), len(codes), _transform(grid)
-        labels = _rasterize(geoms, shape, transform, n)
-        layout = _Layout.of(labels, n)
-        counts = layout.cell_counts(n)
+        raster = _ZoneRaster.of(geoms, (grid.ny, grid.nx), _transform(grid))
+        n = len(codes)
+        chunks = template.data.chunks if _is_dask(template.data) else None
+        labels = raster.window(0, grid.ny, 0, grid.nx) if chunks is None else raster.lazy(chunks)
+        counts = _cell_counts(labels, n)
+        extra_cells, extra_labels = _NONE, _NONE
         if not counts.all():
-            cells, at = _place_small_zones(labels, counts, geoms, transform, n)
-            layout = _Layout.of(labels, n, cells, at)
-            counts = layout.cell_counts(n)
+            own, extra_cells, extra_labels = _place_small_zones(labels, counts, geoms, raster)
+            if own:
+                if chunks is None:
+                    for (row, col), zone in own.items():
+                        labels[row, col] = zone
+                else:
+                    raster = dataclasses.replace(raster, own=own)
+                    labels = raster.lazy(chunks)
+                counts[list(own.values())] += 1
+            np.add.at(counts, extra_labels, 1)
         if not counts.any():
             raise InputError("no zone overlaps the grid: check the zones' CRS and the grid extent")
         return cls(tuple(codes), counts, grid, cell_area_m2(template), labels,
-                   layout.extra_cells, layout.extra_labels, layout)
+                   extra_cells, extra_labels)
 
     def reduce(self, values: np.ndarray | xr.DataArray) -> pd.DataFrame:
         """count, valid_count, sum, mean, min, max per zone (index ``code``) of one grid."""
@@ -244,29 +140,34 @@ class ZoneIndex:
              "mean": mean, "min": stats[2], "max": stats[3]},
             index=pd.Index(self.codes, name="code"))
 
-    def _stats(self, data: Any, band: Callable[[int, int], np.ndarray] | None = None
-               ) -> np.ndarray:
-        """(4, n_zones) statistics of a numpy or dask grid (``band`` overrides numpy reads)."""
-        if _is_dask(data):
-            return self._reduce_dask(data)
-        if band is None:
-            flat = np.ascontiguousarray(data).reshape(-1)
-            band = lambda a, z: flat[a:z]  # noqa: E731
-        return _reduce_bands(self._layout, band, len(self.codes))
+    def _stats(self, data: Any, condition: Any = None, threshold: float = -np.inf) -> np.ndarray:
+        """(4, n_zones) statistics of ``data`` over the cells where ``condition >= threshold``
+        (by default: every cell; NaN values never count); numpy or dask."""
+        if any(_is_dask(a) for a in (data, condition, self.labels)):
+            return self._reduce_dask(data, condition, threshold)
+        return _block_stats(self.labels, data, condition, threshold, self.extra_cells,
+                            self.extra_labels, len(self.codes), parallel=True)
 
-    def _reduce_dask(self, data: Any) -> np.ndarray:
+    def _reduce_dask(self, data: Any, condition: Any, threshold: float) -> np.ndarray:
         import dask
+        import dask.array as dsa
 
         n, nx = len(self.codes), self.shape[1]
-        rows, cols = np.cumsum((0, *data.chunks[0])), np.cumsum((0, *data.chunks[1]))
+        chunks = next(a.chunks for a in (data, condition, self.labels) if _is_dask(a))
+        label_blocks, value_blocks = (dsa.asarray(a).rechunk(chunks).to_delayed()
+                                      for a in (self.labels, data))
+        cond_blocks = None if condition is None else dsa.asarray(condition).rechunk(
+            chunks).to_delayed()
+        rows, cols = np.cumsum((0, *chunks[0])), np.cumsum((0, *chunks[1]))
         er, ec = np.divmod(self.extra_cells, nx)
         parts = []
-        for (i, j), block in np.ndenumerate(data.to_delayed()):
+        for (i, j), values in np.ndenumerate(value_blocks):
             (r0, r1), (c0, c1) = rows[i : i + 2], cols[j : j + 2]
             inside = (er >= r0) & (er < r1) & (ec >= c0) & (ec < c1)
             local = (er[inside] - r0) * (c1 - c0) + (ec[inside] - c0)
+            cond = None if cond_blocks is None else cond_blocks[i, j]
             parts.append(dask.delayed(_block_stats)(
-                block, self.labels[r0:r1, c0:c1], local, self.extra_labels[inside], n))
+                label_blocks[i, j], values, cond, threshold, local, self.extra_labels[inside], n))
         return _combine(list(dask.compute(*parts)))
 
     @property
@@ -298,62 +199,126 @@ def _transform(g: GridGeometry) -> Affine:
     return Affine(g.dx_m, 0.0, g.left_m, 0.0, -g.dy_m, g.top_m)
 
 
-def _rasterize(geoms: gpd.GeoSeries, shape: tuple[int, int], transform: Affine,
-               n: int) -> np.ndarray:
-    """Zone number of the zone containing each cell centre; ``n`` for no zone."""
-    dtype = np.uint8 if n < 255 else np.uint16 if n < 65535 else np.int32
-    shapes = [(g, i) for i, g in enumerate(geoms) if g is not None and not g.is_empty]
-    if not shapes:
-        return np.full(shape, n, dtype=dtype)
-    return rasterize(shapes, out_shape=shape, transform=transform, fill=n, all_touched=False,
-                     dtype=dtype)
+@dataclass(frozen=True)
+class _ZoneRaster:
+    """How to burn the zones into any window of the grid (cell-centre rule, GDAL's)."""
+
+    shapes: tuple[tuple[Any, int], ...]  # (geometry, zone number) of the non-empty zones
+    tree: shapely.STRtree
+    shape: tuple[int, int]
+    transform: Affine
+    n: int
+    dtype: type
+    own: dict[tuple[int, int], int] = dataclasses.field(default_factory=dict)  # (row, col): zone
+
+    @classmethod
+    def of(cls, geoms: gpd.GeoSeries, shape: tuple[int, int], transform: Affine) -> _ZoneRaster:
+        n = len(geoms)
+        dtype = np.uint8 if n < 255 else np.uint16 if n < 65535 else np.int32
+        shapes = tuple((g, i) for i, g in enumerate(geoms) if g is not None and not g.is_empty)
+        return cls(shapes, shapely.STRtree([g for g, _ in shapes]), shape, transform, n, dtype)
+
+    def window(self, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+        """Zone number of the zone containing each cell centre of rows r0..r1, columns c0..c1;
+        ``n`` for no zone (a later zone wins where two overlap, as for the whole grid)."""
+        out_shape = (r1 - r0, c1 - c0)
+        transform = self.transform * Affine.translation(c0, r0)
+        x0, y1 = transform * (0, 0)
+        x1, y0 = transform * (out_shape[1], out_shape[0])
+        hits = np.sort(self.tree.query(shapely.box(x0, y0, x1, y1)))
+        if hits.size:
+            labels = rasterize([self.shapes[k] for k in hits], out_shape=out_shape,
+                               transform=transform, fill=self.n, all_touched=False,
+                               dtype=self.dtype)
+        else:
+            labels = np.full(out_shape, self.n, dtype=self.dtype)
+        for (row, col), zone in self.own.items():
+            if r0 <= row < r1 and c0 <= col < c1:
+                labels[row - r0, col - c0] = zone
+        return labels
+
+    def lazy(self, chunks: tuple[tuple[int, ...], ...]) -> Any:
+        """The labels as a dask array with ``chunks``, each block burnt when it is read."""
+        import dask.array as dsa
+
+        def block(block_info: dict[Any, Any] | None = None) -> np.ndarray:
+            if block_info is None:  # dask's meta probe
+                return np.empty((0, 0), self.dtype)
+            (r0, r1), (c0, c1) = block_info[None]["array-location"]
+            return self.window(r0, r1, c0, c1)
+
+        return dsa.map_blocks(block, chunks=chunks, dtype=self.dtype,
+                              meta=np.empty((0, 0), self.dtype))
 
 
-def _place_small_zones(labels: np.ndarray, counts: np.ndarray, geoms: gpd.GeoSeries,
-                       transform: Affine, n: int) -> tuple[np.ndarray, np.ndarray]:
+def _cell_counts(labels: Any, n: int) -> np.ndarray:
+    """Cells per zone (labels numpy or dask)."""
+    if not _is_dask(labels):
+        return np.bincount(labels.reshape(-1), minlength=n + 1)[:n].astype(np.int64)
+    import dask
+
+    parts = [dask.delayed(_block_counts)(b, n) for b in labels.to_delayed().ravel()]
+    return np.sum(dask.compute(*parts), axis=0)
+
+
+def _block_counts(labels: np.ndarray, n: int) -> np.ndarray:
+    return np.bincount(labels.reshape(-1), minlength=n + 1)[:n].astype(np.int64)
+
+
+def _place_small_zones(labels: Any, counts: np.ndarray, geoms: gpd.GeoSeries, raster: _ZoneRaster
+                       ) -> tuple[dict[tuple[int, int], int], np.ndarray, np.ndarray]:
     """Give each zone without a cell centre the cell holding its representative point.
 
-    A free cell is labelled with the zone (``labels`` is changed in place); a cell of another
-    zone is shared: it is returned as (flat cells, zone numbers).
+    A free cell becomes the zone's own (returned as {(row, col): zone}); a cell of another zone
+    is shared: it is returned as (flat cells, zone numbers).
     """
+    own: dict[tuple[int, int], int] = {}
     cells, at = [], []
+    ny, nx = raster.shape
     for i in np.flatnonzero(counts == 0):
         geom = geoms.iloc[i]
         if geom is None or geom.is_empty:
             continue
         point = geom.representative_point()
-        col, row = (int(np.floor(v)) for v in ~transform @ (point.x, point.y))
-        if 0 <= row < labels.shape[0] and 0 <= col < labels.shape[1]:
-            if labels[row, col] == n:
-                labels[row, col] = i
-            else:
-                cells.append(row * labels.shape[1] + col)
-                at.append(i)
-    return np.array(cells, dtype=np.int64), np.array(at, dtype=np.int64)
+        col, row = (int(np.floor(v)) for v in ~raster.transform @ (point.x, point.y))
+        if not (0 <= row < ny and 0 <= col < nx):
+            continue
+        holder = int(labels[row, col]) if (row, col) not in own else own[(row, col)]
+        if holder == raster.n:
+            own[(row, col)] = int(i)
+        else:
+            cells.append(row * nx + col)
+            at.append(int(i))
+    return own, np.array(cells, dtype=np.int64), np.array(at, dtype=np.int64)
 
 
 def _is_dask(data: Any) -> bool:
     return type(data).__module__.split(".")[0] == "dask"
 
 
-def _block_stats(block: np.ndarray, labels: np.ndarray, extra_cells: np.ndarray,
-                 extra_labels: np.ndarray, n_zones: int) -> np.ndarray:
-    layout = _Layout.of(np.ascontiguousarray(labels), n_zones, extra_cells, extra_labels)
-    flat = np.ascontiguousarray(block).reshape(-1)
-    return _reduce_bands(layout, lambda a, z: flat[a:z], n_zones, threads=False)
+def _block_stats(labels: np.ndarray, values: np.ndarray, condition: np.ndarray | None,
+                 threshold: float, extra_cells: np.ndarray, extra_labels: np.ndarray,
+                 n_zones: int, parallel: bool = False) -> np.ndarray:
+    """(4, n_zones) statistics of one block (the whole grid in memory, or a dask block)."""
+    values = np.ascontiguousarray(values)
+    condition = values if condition is None else np.ascontiguousarray(condition)
+    out = zone_stats(np.ascontiguousarray(labels), values, condition, threshold, n_zones,
+                     parallel=parallel)
+    if not extra_cells.size:
+        return out
+    v = values.reshape(-1)[extra_cells].astype(np.float64)
+    ok = (condition.reshape(-1)[extra_cells] >= threshold) & ~np.isnan(v)
+    extra = _empty_stats(n_zones)
+    np.add.at(extra[0], extra_labels, ok)
+    np.add.at(extra[1], extra_labels, np.where(ok, v, 0.0))
+    np.fmin.at(extra[2], extra_labels, np.where(ok, v, np.nan))
+    np.fmax.at(extra[3], extra_labels, np.where(ok, v, np.nan))
+    return _combine([out, extra])
 
 
 def _flooded_stats(index: ZoneIndex, depth: Any, min_depth_m: float, source: Any) -> pd.DataFrame:
     """Statistics of ``source`` over the cells with ``depth >= min_depth_m``."""
-    if _is_dask(depth) or _is_dask(source):
-        import dask.array as dsa
-
-        masked = dsa.where(depth >= min_depth_m, source, np.nan)
-        return index.reduce(masked)
-    d = np.ascontiguousarray(depth).reshape(-1)
-    s = np.ascontiguousarray(source).reshape(-1)
-    return index._frame(
-        index._stats(None, lambda a, z: np.where(d[a:z] >= min_depth_m, s[a:z], np.nan)))
+    return index._frame(index._stats(source, depth, min_depth_m))
 
 
 def flood_stats(index: ZoneIndex, depth_m: xr.DataArray | np.ndarray, *,
