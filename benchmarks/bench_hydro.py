@@ -9,7 +9,10 @@ peak memory, ratios against the baselines measured in the same run):
 4. the whole cycle (``run_cycle``: inputs → water surface → depth → figures per area → points →
    extents → store) on the Huế region at the November 2025 peak, in a SpatiaLite store: the
    first run of a process (which prepares the region grid) and a later run (grid cached);
-   without ``--quick`` also on the Huế terrain resampled to 15 m (~7,000² cells).
+   without ``--quick`` also on the Huế terrain resampled to 15 m (~7,000² cells);
+5. ``bench_dask.py`` — without ``--quick``: zone index, areal rain, flood depth and flood
+   figures on a lazily generated, dask-backed 40,000² grid (1.6 G cells: ~29 GB as whole arrays,
+   more than this machine's memory), block by block; ``--only dask --quick``: 8,000².
 
     .venv/bin/python benchmarks/bench_hydro.py --quick   # ~1 minute on 2 cores
     .venv/bin/python benchmarks/bench_hydro.py           # all sizes (several minutes)
@@ -98,7 +101,7 @@ def _resampled_copy(source: Path, folder: Path, resolution_m: float) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").strip().splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the small sizes only (~1 min)")
-    parser.add_argument("--only", choices=["zonal", "flood", "idw", "cycle"], default=None)
+    parser.add_argument("--only", choices=["zonal", "flood", "idw", "cycle", "dask"], default=None)
     parser.add_argument("--cycle-case", choices=["hue", "fine"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cycle_case:  # a child process: one cycle case, so its peak memory is its own
@@ -110,6 +113,9 @@ def main() -> None:
     if args.only in (None, "cycle"):
         for case in ("hue",) if args.quick else ("hue", "fine"):
             subprocess.run([sys.executable, __file__, "--cycle-case", case], check=True)
+    if args.only == "dask" or (args.only is None and not args.quick):
+        size = ["--size", "8000", "--chunk", "2048"] if args.quick else []
+        subprocess.run([sys.executable, str(HERE / "bench_dask.py"), *size], check=True)
 
 
 if __name__ == "__main__":

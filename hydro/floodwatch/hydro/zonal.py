@@ -1,8 +1,9 @@
 """Zonal statistics per administrative area (wards, districts), fast enough for every model run.
 
 The zones of one level are rasterised ONCE per grid into a :class:`ZoneIndex`; each run then
-reduces its grids in one compiled, parallel pass over the labels (count, sum, min and max per
-zone at once, see :mod:`floodwatch.hydro.zonal_jit`), not a polygon loop. Overlapping levels
+reduces its grids in one compiled, parallel pass (count, sum, min and max per zone at once, over
+the runs of equal labels along the rows, so only the values are read; see
+:mod:`floodwatch.hydro.zonal_jit`), not a polygon loop. Overlapping levels
 (wards and districts) get one index each.
 
 Boundary rule: a cell belongs to the zone that contains its centre (rasterised with
@@ -39,7 +40,7 @@ from rasterio.transform import Affine
 from floodwatch.core.errors import InputError
 from floodwatch.hydro.grid import cell_area_m2
 from floodwatch.hydro.raster_checks import GridGeometry, metric_grid, same_grid
-from floodwatch.hydro.zonal_jit import zone_stats
+from floodwatch.hydro.zonal_jit import zone_stats, zone_stats_runs
 
 _NONE = np.zeros(0, dtype=np.int64)
 
@@ -87,6 +88,7 @@ class ZoneIndex:
     labels: Any  # (y, x) zone number per cell (unsigned), len(codes) = no zone; numpy or dask
     extra_cells: np.ndarray  # flat cells shared with a zone that contains no cell centre
     extra_labels: np.ndarray
+    runs: tuple[np.ndarray, np.ndarray] | None = None  # in memory: flat start, zone of each run
 
     @classmethod
     def build(cls, zones: gpd.GeoDataFrame, template: xr.DataArray) -> ZoneIndex:
@@ -124,8 +126,9 @@ class ZoneIndex:
             np.add.at(counts, extra_labels, 1)
         if not counts.any():
             raise InputError("no zone overlaps the grid: check the zones' CRS and the grid extent")
+        runs = _runs_of(labels) if chunks is None else None
         return cls(tuple(codes), counts, grid, cell_area_m2(template), labels,
-                   extra_cells, extra_labels)
+                   extra_cells, extra_labels, runs)
 
     def reduce(self, values: np.ndarray | xr.DataArray) -> pd.DataFrame:
         """count, valid_count, sum, mean, min, max per zone (index ``code``) of one grid."""
@@ -146,7 +149,7 @@ class ZoneIndex:
         if any(_is_dask(a) for a in (data, condition, self.labels)):
             return self._reduce_dask(data, condition, threshold)
         return _block_stats(self.labels, data, condition, threshold, self.extra_cells,
-                            self.extra_labels, len(self.codes), parallel=True)
+                            self.extra_labels, len(self.codes), runs=self.runs)
 
     def _reduce_dask(self, data: Any, condition: Any, threshold: float) -> np.ndarray:
         import dask
@@ -251,6 +254,16 @@ class _ZoneRaster:
                               meta=np.empty((0, 0), self.dtype))
 
 
+def _runs_of(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The runs of equal labels along the flattened grid, cut at every row: (flat start, zone)."""
+    flat = labels.reshape(-1)
+    is_start = np.empty(flat.size, dtype=bool)
+    np.not_equal(flat[1:], flat[:-1], out=is_start[1:])
+    is_start[:: labels.shape[1]] = True
+    starts = np.flatnonzero(is_start)
+    return starts, flat[starts]
+
+
 def _cell_counts(labels: Any, n: int) -> np.ndarray:
     """Cells per zone (labels numpy or dask)."""
     if not _is_dask(labels):
@@ -298,12 +311,15 @@ def _is_dask(data: Any) -> bool:
 
 def _block_stats(labels: np.ndarray, values: np.ndarray, condition: np.ndarray | None,
                  threshold: float, extra_cells: np.ndarray, extra_labels: np.ndarray,
-                 n_zones: int, parallel: bool = False) -> np.ndarray:
-    """(4, n_zones) statistics of one block (the whole grid in memory, or a dask block)."""
+                 n_zones: int, runs: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """(4, n_zones) statistics of one block: the whole grid in memory (its label ``runs``
+    given: parallel over the runs), or a dask block (serial: dask runs the blocks in parallel)."""
     values = np.ascontiguousarray(values)
     condition = values if condition is None else np.ascontiguousarray(condition)
-    out = zone_stats(np.ascontiguousarray(labels), values, condition, threshold, n_zones,
-                     parallel=parallel)
+    if runs is not None:
+        out = zone_stats_runs(*runs, values, condition, threshold, n_zones)
+    else:
+        out = zone_stats(np.ascontiguousarray(labels), values, condition, threshold, n_zones)
     if not extra_cells.size:
         return out
     v = values.reshape(-1)[extra_cells].astype(np.float64)
