@@ -18,7 +18,7 @@ from floodwatch.hydro.flood import (
     extent_polygons,
     flood_depth,
 )
-from floodwatch.hydro.flood_jit import keep_connected_jit, spread_depth_jit
+from floodwatch.hydro.flood_jit import keep_connected, spread_depth
 from floodwatch.hydro.rivers import river_chainage, water_surface_along_river
 
 CRS = "EPSG:32648"  # UTM 48N, Huế
@@ -247,9 +247,9 @@ def test_nearest_water_and_its_ties_match_a_brute_force_search(
     wse[water] = rng.integers(1, 1000, water.sum())  # every water cell its own level: ties show
     ground = np.zeros(wse.shape, dtype=np.float32)
     # With the ground at 0 and no minimum, the candidate depth is the nearest cell's WSE.
-    got = spread_depth_jit(ground, wse, dy, dx, -1.0, None, parallel=True)
+    got = spread_depth(ground, wse, dy, dx, -1.0, None, parallel=True)
     np.testing.assert_array_equal(got, _brute_force_nearest_wse(wse, dy, dx))
-    serial = spread_depth_jit(ground, wse, dy, dx, -1.0, None, parallel=False)
+    serial = spread_depth(ground, wse, dy, dx, -1.0, None, parallel=False)
     np.testing.assert_array_equal(serial, got)
 
 
@@ -286,7 +286,7 @@ def test_keep_connected_keeps_exactly_the_components_holding_water() -> None:
     labels, _ = ndimage.label(water | (depth > 0))
     seeded = np.isin(labels, labels[water])
     expected = np.where(seeded | np.isnan(depth), depth, 0.0).astype(np.float32)
-    np.testing.assert_array_equal(keep_connected_jit(depth.copy(), water), expected)
+    np.testing.assert_array_equal(keep_connected(depth.copy(), water), expected)
     assert (expected > 0).sum() < (depth > 0).sum()  # some components were cut off
 
 

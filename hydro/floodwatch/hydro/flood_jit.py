@@ -1,11 +1,11 @@
 """Compiled (numba) kernels of the flood-depth step: nearest water cell, depth, connectivity.
 
-:func:`spread_depth_jit` gives every cell the water-surface elevation (WSE) of its nearest water
+:func:`spread_depth` gives every cell the water-surface elevation (WSE) of its nearest water
 cell by an exact Euclidean distance transform — Felzenszwalb & Huttenlocher's separable one
 (*Distance Transforms of Sampled Functions*, Theory of Computing 8, 2012): the nearest water row
 in each column, then for each row the lower envelope of the parabolas those rows make — and turns
 it into a candidate depth on the spot, so no (2, ny, nx) index array is ever written. Both passes
-run in parallel (columns in the first, rows in the second). :func:`keep_connected_jit` keeps the
+run in parallel (columns in the first, rows in the second). :func:`keep_connected` keeps the
 candidates whose connected component of candidates and water cells (4-connectivity: a
 one-cell-wide diagonal levee holds; NaN cells block) holds a water cell.
 
@@ -39,7 +39,7 @@ _NONE = -1
 FOUR_CONNECTED = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=bool)
 
 
-def spread_depth_jit(
+def spread_depth(
     dem: np.ndarray,
     wse: np.ndarray,
     dy_m: float,
@@ -51,9 +51,11 @@ def spread_depth_jit(
 ) -> np.ndarray:
     """Candidate depth (float32 m): WSE of the nearest water cell − ground where deeper than
     ``min_depth_m`` and (if given) the water cell is within ``max_distance_m``; 0.0 elsewhere,
-    NaN where the DEM is NaN. ``wse`` is NaN off the water and must hold a water cell."""
+    NaN where the DEM is NaN. ``wse`` is NaN off the water."""
     dem = np.ascontiguousarray(dem, dtype=np.float32)
     wse = np.ascontiguousarray(wse, dtype=np.float32)
+    if np.isnan(wse).all():
+        return dem * np.float32(0.0) + np.float32(0.0)  # no water: 0.0 on land, NaN on nodata
     aspect2 = (dy_m / dx_m) ** 2
     # Squared reach in units of the cell width, with a tolerance so a cell exactly
     # max_distance_m away is in whatever the rounding.
@@ -71,7 +73,7 @@ def spread_depth_jit(
     return depth
 
 
-def keep_connected_jit(depth: np.ndarray, water: np.ndarray) -> np.ndarray:
+def keep_connected(depth: np.ndarray, water: np.ndarray) -> np.ndarray:
     """Zero the candidates (``depth`` > 0) not 4-connected to a ``water`` cell through
     candidates or water cells; in place, returned. The components are scipy's
     (``ndimage.label``, C); marking and zeroing them run in parallel."""
@@ -158,11 +160,6 @@ def _rows(
             height[k] = h
             z[k] = -np.inf if k == 0 else (h - height[k - 1]) / (2.0 * float(q - v[k - 1]))
             z[k + 1] = np.inf
-        if k < 0:  # no water anywhere in reach of this row's columns: dry
-            for x in range(nx):
-                d = dem[i, x]
-                depth[i, x] = d if np.isnan(d) else np.float32(0.0)
-            continue
         k = 0
         for x in range(nx):
             while z[k + 1] < x:

@@ -30,30 +30,9 @@ import numpy as np
 from scipy import ndimage, sparse
 from scipy.sparse import csgraph
 
-from floodwatch.hydro.flood_jit import FOUR_CONNECTED, keep_connected_jit, spread_depth_jit
+from floodwatch.hydro.flood_jit import FOUR_CONNECTED, keep_connected, spread_depth
 
-
-def spread_depth(
-    dem: np.ndarray,
-    wse: np.ndarray,
-    dy_m: float,
-    dx_m: float,
-    min_depth_m: float,
-    max_distance_m: float | None,
-    *,
-    parallel: bool = True,
-) -> np.ndarray:
-    """Candidate depth (float32 m): WSE of the nearest water cell − ground where deep enough."""
-    dem = np.asarray(dem, dtype=np.float32)
-    wse = np.asarray(wse, dtype=np.float32)
-    if np.isnan(wse).all():
-        return dem * np.float32(0.0) + np.float32(0.0)  # 0.0 on land, NaN on nodata
-    return spread_depth_jit(dem, wse, dy_m, dx_m, min_depth_m, max_distance_m, parallel=parallel)
-
-
-def keep_connected(depth: np.ndarray, water: np.ndarray) -> np.ndarray:
-    """Zero the candidate cells of ``depth`` not joined to a water cell (in place; returned)."""
-    return keep_connected_jit(depth, water)
+__all__ = ["flood_depth_tiled", "keep_connected", "spread_depth"]
 
 
 def flood_depth_tiled(

@@ -114,7 +114,7 @@ class ZoneIndex:
         counts = _cell_counts(labels, n)
         extra_cells, extra_labels = _NONE, _NONE
         if not counts.all():
-            own, extra_cells, extra_labels = _place_small_zones(labels, counts, geoms, raster)
+            own, extra_cells, extra_labels = _place_small_zones(counts, geoms, raster)
             if own:
                 if chunks is None:
                     for (row, col), zone in own.items():
@@ -278,7 +278,7 @@ def _block_counts(labels: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(labels.reshape(-1), minlength=n + 1)[:n].astype(np.int64)
 
 
-def _place_small_zones(labels: Any, counts: np.ndarray, geoms: gpd.GeoSeries, raster: _ZoneRaster
+def _place_small_zones(counts: np.ndarray, geoms: gpd.GeoSeries, raster: _ZoneRaster
                        ) -> tuple[dict[tuple[int, int], int], np.ndarray, np.ndarray]:
     """Give each zone without a cell centre the cell holding its representative point.
 
@@ -296,7 +296,8 @@ def _place_small_zones(labels: Any, counts: np.ndarray, geoms: gpd.GeoSeries, ra
         col, row = (int(np.floor(v)) for v in ~raster.transform @ (point.x, point.y))
         if not (0 <= row < ny and 0 <= col < nx):
             continue
-        holder = int(labels[row, col]) if (row, col) not in own else own[(row, col)]
+        # one cell burnt on its own: a lazy index need not compute the block holding it
+        holder = own.get((row, col), int(raster.window(row, row + 1, col, col + 1)[0, 0]))
         if holder == raster.n:
             own[(row, col)] = int(i)
         else:
